@@ -1,0 +1,230 @@
+"""One generic implementation of list, create, edit and delete screens.
+
+A screen is a `Crud` configuration (model, form, columns, search); `Crud.urls()` gives its
+four URLs. Lists answer HTMX requests with just the table; saves go through a service with
+audit and optimistic concurrency.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from django import forms
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db import models
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, render
+from django.urls import URLPattern, path, reverse
+from django.utils.functional import Promise
+from django.utils.translation import gettext as _
+from django.views import View
+
+from . import audit, services
+from .roles import Role, RoleRequiredMixin
+
+Text = str | Promise  # plain or lazily translated
+
+
+class ConcurrencyModelForm(forms.ModelForm):  # type: ignore[type-arg]
+    """A model form that remembers what the user saw, so a stale save can be refused."""
+
+    _fingerprint = forms.CharField(widget=forms.HiddenInput, required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not self.is_bound and self.instance.pk is not None:
+            seen = services.form_snapshot(self, self.instance)
+            self.initial["_fingerprint"] = audit.fingerprint(seen)
+
+
+@dataclass(frozen=True)
+class Column:
+    field: str
+    label: Text
+    numeric: bool = False
+    link: bool = False
+    template: str = ""
+
+    def value(self, obj: Any) -> Any:
+        value: Any = obj
+        for part in self.field.split("__"):
+            value = getattr(value, part, None)
+            if callable(value):
+                value = value()
+        return value
+
+
+class Crud:
+    """Configuration of one settings screen; subclass and set the attributes."""
+
+    model: ClassVar[type[models.Model]]
+    form_class: ClassVar[type[forms.ModelForm]]  # type: ignore[type-arg]
+    name: ClassVar[str]
+    columns: ClassVar[list[Column]]
+    nav: ClassVar[str] = ""
+    search_fields: ClassVar[tuple[str, ...]] = ()
+    ordering: ClassVar[tuple[str, ...]] = ("pk",)
+    select_related: ClassVar[tuple[str, ...]] = ()
+    prefetch_related: ClassVar[tuple[Any, ...]] = ()
+    roles: ClassVar[tuple[str, ...]] = (Role.ADMIN,)
+    paginate_by: ClassVar[int] = 25
+    can_delete: ClassVar[bool] = True
+    title: ClassVar[Text] = ""
+    add_label: ClassVar[Text] = ""
+    empty_text: ClassVar[Text] = ""
+    delete_text: ClassVar[Text] = ""
+    intro_template: ClassVar[str] = ""
+    row_extra_template: ClassVar[str] = ""
+
+    def queryset(self) -> QuerySet[Any]:
+        qs = self.model._default_manager.all()
+        if self.select_related:
+            qs = qs.select_related(*self.select_related)
+        if self.prefetch_related:
+            qs = qs.prefetch_related(*self.prefetch_related)
+        return qs.order_by(*self.ordering)
+
+    def search(self, qs: QuerySet[Any], term: str) -> QuerySet[Any]:
+        query = Q()
+        for field in self.search_fields:
+            query |= Q(**{f"{field}__icontains": term})
+        return qs.filter(query)
+
+    def form_kwargs(self, request: HttpRequest) -> dict[str, Any]:
+        return {}
+
+    def save(self, form: forms.ModelForm, *, by: Any) -> models.Model:  # type: ignore[type-arg]
+        return services.save_form(form, by=by)
+
+    def delete(self, obj: Any, *, by: Any) -> str:
+        """Delete (or retire) the object; return the message for the user."""
+        services.delete_object(obj, by=by)
+        return _("%(object)s has been deleted.") % {"object": obj}
+
+    def saved_message(self, obj: Any, created: bool) -> str:
+        return _("%(kind)s ‘%(object)s’ has been saved.") % {
+            "kind": self.model._meta.verbose_name.capitalize(),  # type: ignore[union-attr]
+            "object": obj,
+        }
+
+    def url(self, action: str, obj: Any = None) -> str:
+        if obj is None:
+            return reverse(f"{self.name}-{action}")
+        return reverse(f"{self.name}-{action}", args=[obj.pk])
+
+    def urls(self) -> list[URLPattern]:
+        views: list[tuple[str, str, type[View]]] = [
+            ("", "list", CrudListView),
+            ("add/", "add", CrudFormView),
+            ("<int:pk>/", "edit", CrudFormView),
+        ]
+        if self.can_delete:
+            views.append(("<int:pk>/delete/", "delete", CrudDeleteView))
+        return [
+            path(route, view.as_view(crud=self), name=f"{self.name}-{action}")
+            for route, action, view in views
+        ]
+
+    def context(self) -> dict[str, Any]:
+        meta = self.model._meta
+        return {
+            "crud": self,
+            "nav": self.nav or self.name,
+            "title": self.title or str(meta.verbose_name_plural).capitalize(),
+            "add_label": self.add_label or _("+ Add %(kind)s") % {"kind": meta.verbose_name},
+            "list_url": self.url("list"),
+            "add_url": self.url("add"),
+        }
+
+
+class CrudView(RoleRequiredMixin, View):
+    crud: Crud | None = None
+
+    @property
+    def config(self) -> Crud:
+        assert self.crud is not None
+        return self.crud
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        self.allowed_roles = self.config.roles
+        return super().dispatch(request, *args, **kwargs)
+
+
+class CrudListView(CrudView):
+    def get(self, request: HttpRequest) -> HttpResponse:
+        crud = self.config
+        term = request.GET.get("q", "").strip()[:100]
+        qs = crud.queryset()
+        if term:
+            qs = crud.search(qs, term)
+        page = Paginator(qs, crud.paginate_by).get_page(request.GET.get("page"))
+        rows = [
+            {"obj": obj, "cells": [(col, col.value(obj)) for col in crud.columns]}
+            for obj in page.object_list
+        ]
+        context = crud.context() | {"page": page, "rows": rows, "q": term}
+        template = "crud/_table.html" if request.headers.get("HX-Request") else "crud/list.html"
+        return render(request, template, context)
+
+
+class CrudFormView(CrudView):
+    def get_object(self, pk: int | None) -> Any:
+        if pk is None:
+            return self.config.model()
+        return get_object_or_404(self.config.queryset(), pk=pk)
+
+    def make_form(self, request: HttpRequest, obj: Any) -> forms.ModelForm:  # type: ignore[type-arg]
+        kwargs = self.config.form_kwargs(request) | {"instance": obj}
+        if request.method == "POST":
+            kwargs |= {"data": request.POST, "files": request.FILES}
+        return self.config.form_class(**kwargs)
+
+    def render_form(self, request: HttpRequest, form: Any, obj: Any, status: int = 200) -> Any:
+        crud = self.config
+        context = crud.context() | {
+            "form": form,
+            "object": obj,
+            "creating": obj.pk is None,
+            "history": audit.history(obj)[:50] if obj.pk is not None else [],
+            "delete_url": crud.url("delete", obj) if obj.pk and crud.can_delete else "",
+        }
+        return render(request, "crud/form.html", context, status=status)
+
+    def get(self, request: HttpRequest, pk: int | None = None) -> HttpResponse:
+        obj = self.get_object(pk)
+        return self.render_form(request, self.make_form(request, obj), obj)
+
+    def post(self, request: HttpRequest, pk: int | None = None) -> HttpResponse:
+        obj = self.get_object(pk)
+        form = self.make_form(request, obj)
+        if form.is_valid():
+            try:
+                saved = self.config.save(form, by=request.user)
+            except services.ConcurrentEditError as exc:
+                form.add_error(None, str(exc))
+            except forms.ValidationError as exc:
+                form.add_error(None, exc)
+            else:
+                messages.success(request, self.config.saved_message(saved, pk is None))
+                return HttpResponseRedirect(self.config.url("list"))
+        return self.render_form(request, form, obj, status=422)
+
+
+class CrudDeleteView(CrudView):
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        obj = get_object_or_404(self.config.queryset(), pk=pk)
+        context = self.config.context() | {"object": obj}
+        return render(request, "crud/confirm_delete.html", context)
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        obj = get_object_or_404(self.config.queryset(), pk=pk)
+        try:
+            message = self.config.delete(obj, by=request.user)
+        except services.ObjectInUseError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, message)
+        return HttpResponseRedirect(self.config.url("list"))

@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+from typing import Any
+
+from django import template
+from django.utils import formats
+from django.utils.translation import gettext as _
+from djmoney.money import Money
+
+from core.money import format_amount
+from core.roles import Role
+
+register = template.Library()
+
+
+@register.filter
+def money(value: Any) -> str:
+    if value is None or value == "":
+        return ""
+    return format_amount(value)
+
+
+@register.filter
+def cell(value: Any) -> Any:
+    """Show a table cell value the way the UI formats that kind of value."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, Money | Decimal):
+        return format_amount(value)
+    if isinstance(value, bool):
+        return _("Yes") if value else _("No")
+    if isinstance(value, datetime.datetime):
+        return formats.date_format(value, "j M Y H:i")
+    if isinstance(value, datetime.date):
+        return formats.date_format(value, "j M Y")
+    return value
+
+
+@register.filter
+def role_label(name: str) -> str:
+    try:
+        return str(Role(name).label)
+    except ValueError:
+        return name
+
+
+@register.simple_tag
+def crud_url(crud: Any, action: str, obj: Any = None) -> str:
+    return str(crud.url(action, obj))
