@@ -101,6 +101,11 @@ def run() -> int:
          "-s", str(VAR / "celery" / "beat-schedule")],
     ]
     children = [subprocess.Popen(cmd, cwd=ROOT) for cmd in commands]
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
     time.sleep(2)
     print(
         f"\n  Flux packages runs at http://127.0.0.1:{port}/\n"

@@ -55,6 +55,10 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "djmoney",
     "core",
+    "patients",
+    "packages",
+    "invoicing",
+    "scheduling",
 ]
 
 MIDDLEWARE = [
