@@ -67,3 +67,9 @@ class Package(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+# The credit ledger lives in its own module; imported here so Django registers it.
+from .ledger_models import CreditBalance, CreditEntry, CreditLot  # noqa: E402
+
+__all__ = ["CreditBalance", "CreditEntry", "CreditLot", "Outcome", "Package", "ValidityUnit"]
