@@ -43,8 +43,8 @@ class AppointmentTypeForm(ConcurrencyModelForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["package"].keep(self.instance.package_id)
-        if self.instance.pk is None:
-            self.fields["credits"].initial = 1
+        if self.instance.pk is None and self.initial.get("credits") is None:
+            self.initial["credits"] = 1  # the article's advice
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()

@@ -303,3 +303,21 @@ def test_types_and_products_keep_their_link_when_deleted_package_is_refused(
     admin_client.post(f"{LIST}{package.pk}/delete/")
     assert Product.objects.filter(package=package).exists()
     assert AppointmentType.objects.filter(package=package).exists()
+
+
+@pytest.mark.django_db
+def test_the_database_holds_the_name_rule_when_forms_race(admin: Any) -> None:
+    # Both forms were valid; the other one committed first. The unique index refuses the
+    # second, and the service turns that into the same form error.
+    from django import forms as django_forms
+
+    from packages.forms import PackageForm
+    from packages.services import save_package
+
+    form = PackageForm(data=package_data(name="Fysio 10×"))
+    assert form.is_valid(), form.errors
+    factories.package("fysio 10×")
+    with pytest.raises(django_forms.ValidationError) as caught:
+        save_package(form, by=admin)
+    assert "name" in caught.value.error_dict
+    assert Package.objects.count() == 1
