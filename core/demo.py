@@ -68,13 +68,14 @@ def load_demo_settings() -> list[str]:
     package = Package.objects.filter(name="Fysio 10×").order_by("-is_active", "pk").first()
     if package is None:
         package = Package.objects.create(
-            name="Fysio 10×", internal_rate=eur("60.00"), ledger_account=accounts["8010"],
+            name="Fysio 10×", internal_rate=eur("60.00"),  # type: ignore[misc]
+            ledger_account=accounts["8010"],
             balance_sheet_item=accounts["1920"],
         )
         created.append("package Fysio 10×")
     _product, made = Product.objects.get_or_create(
         code="FYS10",
-        defaults={"name": "Fysio 10×", "price": eur("1200.00"), "package": package,
+        defaults={"name": "Fysio 10×", "price": eur("1200.00"), "package": package,  # type: ignore[misc]
                   "credits_per_unit": 10, "vat_treatment": VatTreatment.EXEMPT},
     )
     if made:

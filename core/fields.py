@@ -72,6 +72,14 @@ class EuroField(forms.Field):
         return eur(amount)
 
 
+def keep_linked(form: forms.ModelForm[Any], *names: str) -> None:
+    """Let each named ActiveModelChoiceField keep the object the instance links now."""
+    for name in names:
+        field = form.fields[name]
+        assert isinstance(field, ActiveModelChoiceField)
+        field.keep(getattr(form.instance, form.instance._meta.get_field(name).attname))
+
+
 class ActiveModelChoiceField(forms.ModelChoiceField):  # type: ignore[type-arg]
     """Offers the active objects of `queryset`, plus the one the form already links (which may
     stay even when archived). An object archived after the form was opened is refused on

@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy
 
 from core import services
 from core.crud import ConcurrencyModelForm
-from core.fields import ActiveModelChoiceField, EuroField
+from core.fields import ActiveModelChoiceField, EuroField, keep_linked
 from core.money import format_amount, per_unit
 from packages.models import Package
 
@@ -73,11 +73,11 @@ class ProductForm(ConcurrencyModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["package"].keep(self.instance.package_id)
-        self.fields["revenue_account"].keep(self.instance.revenue_account_id)
+        keep_linked(self, "package", "revenue_account")
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         package, credits = data.get("package"), data.get("credits_per_unit")
         if "credits_per_unit" in self.errors or "package" in self.errors:
             return data

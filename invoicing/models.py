@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import cast
 
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -93,4 +94,4 @@ class Product(models.Model):
         """1200 for 10 credits: 120 per credit (gross, VAT included)."""
         if self.package_id is None or not self.credits_per_unit:
             return None
-        return per_unit(self.price, self.credits_per_unit)
+        return per_unit(cast(Money, self.price), self.credits_per_unit)

@@ -7,7 +7,7 @@ from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 
 from core.crud import ConcurrencyModelForm
-from core.fields import ActiveModelChoiceField, EuroField
+from core.fields import ActiveModelChoiceField, EuroField, keep_linked
 from invoicing.models import Account
 
 from .models import Package, ValidityUnit
@@ -61,11 +61,11 @@ class PackageForm(ConcurrencyModelForm):
         super().__init__(*args, **kwargs)
         if self.instance.pk is None:
             del self.fields["is_active"]  # saving a new package activates it
-        self.fields["ledger_account"].keep(self.instance.ledger_account_id)
-        self.fields["balance_sheet_item"].keep(self.instance.balance_sheet_item_id)
+        keep_linked(self, "ledger_account", "balance_sheet_item")
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         unit, count = data.get("validity_unit"), data.get("validity_count")
         if unit == ValidityUnit.NONE:
             data["validity_count"] = None

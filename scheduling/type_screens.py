@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy
 
 from core import services
 from core.crud import Column, ConcurrencyModelForm, Crud
-from core.fields import ActiveModelChoiceField, EuroField
+from core.fields import ActiveModelChoiceField, EuroField, keep_linked
 from packages.models import Package
 from packages.services import lock_for_linking
 
@@ -42,12 +42,13 @@ class AppointmentTypeForm(ConcurrencyModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["package"].keep(self.instance.package_id)
+        keep_linked(self, "package")
         if self.instance.pk is None and self.initial.get("credits") is None:
             self.initial["credits"] = 1  # the article's advice
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if "package" in self.errors or "credits" in self.errors:
             return data
         if data.get("package") is None:

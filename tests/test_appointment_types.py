@@ -47,7 +47,8 @@ def test_form_advises_one_credit_per_appointment(admin_client: Client) -> None:
     assert "Wij adviseren één credit per afspraak." in body
     assert response.context["form"]["credits"].value() == 1
     admin_client.cookies["django_language"] = "en"
-    assert "We advise one credit per appointment." in admin_client.get(f"{LIST}add/").content.decode()
+    english = admin_client.get(f"{LIST}add/").content.decode()
+    assert "We advise one credit per appointment." in english
 
 
 @pytest.mark.django_db
