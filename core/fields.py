@@ -32,7 +32,8 @@ class EuroInput(forms.TextInput):
             value = value.amount
         if isinstance(value, Decimal):
             text = f"{to_cents(value):.2f}"
-            return text.replace(".", ",") if translation.get_language() == "nl" else text
+            dutch = (translation.get_language() or "nl").startswith("nl")
+            return text.replace(".", ",") if dutch else text
         return super().format_value(value)
 
 

@@ -50,19 +50,19 @@ def parse_amount(text: str, language: str | None = None) -> Decimal:
         raise ValueError(text)
     if "," in value and "." in value:
         decimal_sep = max((",", "."), key=value.rindex)  # the last one separates the cents
-        value = value.replace("." if decimal_sep == "," else ",", "")
-    else:
-        for sep in (",", "."):
-            count = value.count(sep)
-            # 1.000.000, or the other language's habit (1.200 in Dutch), is grouping
-            grouping = count > 1 or (
-                count == 1 and sep != decimal_sep and len(value.rsplit(sep, 1)[1]) == 3
-            )
-            if grouping:
-                value = value.replace(sep, "")
-            elif count == 1:
-                decimal_sep = sep
-    value = value.replace(decimal_sep, ".")
-    if not re.fullmatch(r"[-+]?\d+(\.\d+)?", value):
+    elif sep := next((s for s in (",", ".") if s in value), ""):
+        # 1.000.000, or the other language's habit (1.200 in Dutch), is grouping
+        grouping = value.count(sep) > 1 or (
+            sep != decimal_sep and len(value.rsplit(sep, 1)[1]) == 3
+        )
+        decimal_sep = ("." if sep == "," else ",") if grouping else sep
+    group_sep = "." if decimal_sep == "," else ","
+    whole, _sep, cents = value.partition(decimal_sep)
+    if group_sep in whole:
+        if not re.fullmatch(rf"[-+]?\d{{1,3}}(\{group_sep}\d{{3}})+", whole):
+            raise ValueError(text)
+        whole = whole.replace(group_sep, "")
+    number = f"{whole}.{cents}" if cents else whole
+    if not re.fullmatch(r"[-+]?\d+(\.\d+)?", number):
         raise ValueError(text)
-    return Decimal(value)
+    return Decimal(number)
