@@ -132,7 +132,7 @@ class Crud:
             services.delete_object(obj, by=by)
             return _("%(object)s has been deleted.") % {"object": obj}
         outcome, found = services.delete_or_archive(obj, field=self.archive_field, by=by)
-        if outcome == services.Outcome.DELETED:
+        if outcome == services.DeleteOutcome.DELETED:
             return _("%(object)s has been deleted.") % {"object": obj}
         return " ".join([
             _("%(object)s is used by %(uses)s, so it has been archived instead of deleted.")

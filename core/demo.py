@@ -69,16 +69,14 @@ def load_demo_settings() -> list[str]:
     if package is None:
         package = Package.objects.create(
             name="Fysio 10×", internal_rate=eur("60.00"),  # type: ignore[misc]
-            ledger_account=accounts["8010"],
-            balance_sheet_item=accounts["1920"],
+            ledger_account=accounts["8010"], balance_sheet_item=accounts["1920"],
         )
         created.append("package Fysio 10×")
-    _product, made = Product.objects.get_or_create(
-        code="FYS10",
-        defaults={"name": "Fysio 10×", "price": eur("1200.00"), "package": package,  # type: ignore[misc]
-                  "credits_per_unit": 10, "vat_treatment": VatTreatment.EXEMPT},
-    )
-    if made:
+    if not Product.objects.filter(code="FYS10").exists():
+        Product.objects.create(
+            code="FYS10", name="Fysio 10×", price=eur("1200.00"),  # type: ignore[misc]
+            package=package, credits_per_unit=10, vat_treatment=VatTreatment.EXEMPT,
+        )
         created.append("product FYS10")
     types = [
         ("Behandeling fysiotherapie", {"duration_minutes": 30, "package": package, "credits": 1,

@@ -21,8 +21,6 @@ MAX_AMOUNT = Decimal(1_000_000)
 class EuroInput(forms.TextInput):
     """Shows 1200,00 in Dutch and 1200.00 in English, without grouping, ready to edit."""
 
-    input_type = "text"
-
     def __init__(self, attrs: dict[str, Any] | None = None) -> None:
         super().__init__({"inputmode": "decimal", "autocomplete": "off", "class": "amount"}
                          | (attrs or {}))

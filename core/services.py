@@ -116,7 +116,7 @@ def describe_references(found: list[tuple[type[models.Model], int]]) -> str:
     return str(get_text_list(parts, _("and")))
 
 
-class Outcome:
+class DeleteOutcome:
     DELETED = "deleted"
     ARCHIVED = "archived"
 
@@ -132,7 +132,7 @@ def delete_or_archive(
     if not found:
         audit.record(locked, AuditEntry.Action.DELETE, {}, by=by)
         locked.delete()
-        return Outcome.DELETED, found
+        return DeleteOutcome.DELETED, found
     if not getattr(locked, field):
         raise ObjectInUseError(
             _("%(object)s is already archived. It is still used by %(uses)s, so it cannot be "
@@ -141,7 +141,7 @@ def delete_or_archive(
     setattr(locked, field, False)
     locked.save(update_fields=[field])
     audit.record(locked, AuditEntry.Action.ARCHIVE, {field: ["True", "False"]}, by=by)
-    return Outcome.ARCHIVED, found
+    return DeleteOutcome.ARCHIVED, found
 
 
 @transaction.atomic

@@ -276,3 +276,51 @@ def test_two_administrators_creating_the_same_name_at_once(admin: Any) -> None:
     loser = next(r for r in responses if r.status_code == 422)
     assert "An active package named ‘Fysio 10×’ already exists" in loser.content.decode()
     assert Package.objects.filter(name="Fysio 10×").count() == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("screen", ["products", "appointment types"])
+def test_a_package_archived_while_the_form_is_open_is_refused_on_submit(
+    admin: Any, admin_client: Client, screen: str
+) -> None:
+    from core.services import delete_or_archive
+
+    config = SCREENS[screen]
+    english(admin_client)
+    data = config.data()
+    package = Package.objects.get(pk=data["package"])
+    factories.product(package_=package)  # in use, so deleting it archives it
+    before = config.model._default_manager.count()
+    form = admin_client.get(f"{config.url}add/").context["form"]
+    assert package in form.fields["package"].queryset
+    delete_or_archive(package, by=admin)  # another administrator, meanwhile
+    response = admin_client.post(f"{config.url}add/", data)
+    assert response.status_code == 422
+    assert "has been archived and can no longer be linked" in " ".join(
+        response.context["form"].errors["package"])
+    assert config.model._default_manager.count() == before
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("url", "dutch", "english_words"),
+    [
+        ("/settings/invoices/packages/", ["Pakketten", "+ Pakket toevoegen", "Intern tarief"],
+         ["Packages", "+ Add package", "Internal rate"]),
+        ("/settings/invoices/products/", ["Producten", "+ Product toevoegen", "Aantal credits"],
+         ["Products", "+ Add product", "Number of credits"]),
+        ("/settings/invoices/accounts/", ["Rekeningschema", "+ Rekening toevoegen", "Soort"],
+         ["Chart of accounts", "+ Add account", "Kind"]),
+        ("/settings/appointments/standard/",
+         ["Standaard afspraken", "+ Afspraaktype toevoegen", "Duur"],
+         ["Standard appointments", "+ Add appointment type", "Duration"]),
+    ],
+)
+def test_labels_in_dutch_and_english(
+    admin_client: Client, url: str, dutch: list[str], english_words: list[str]
+) -> None:
+    factories.sellable_package("Fysio 10×")
+    body = admin_client.get(url).content.decode()
+    assert all(word in body for word in dutch), url
+    body = english(admin_client).get(url).content.decode()
+    assert all(word in body for word in english_words), url
