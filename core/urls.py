@@ -1,6 +1,8 @@
 from django.urls import URLPattern, URLResolver, include, path
 from django.utils.translation import gettext_lazy as _
 
+from communication.urls import settings_urlpatterns as communication_settings
+
 from .views import (
     HistoryView,
     HomeView,
@@ -19,10 +21,6 @@ planned_settings = [
               settings=True),
     not_built("appointments/standard/", "appointment-types-list", "standard",
               _("Standard appointments"), settings=True),
-    not_built("communication/email-templates/", "email-templates", "email-templates",
-              _("Email templates"), settings=True),
-    not_built("communication/sent-emails/", "sent-emails", "sent-emails", _("Sent emails"),
-              settings=True),
 ]
 
 settings_urls: list[URLPattern | URLResolver] = [
@@ -30,6 +28,7 @@ settings_urls: list[URLPattern | URLResolver] = [
     path("practice/", include(PracticeCrud().urls())),
     path("users/", include(UserCrud().urls())),
     path("history/<str:label>/<str:pk>/", HistoryView.as_view(), name="history"),
+    path("communication/", include(communication_settings)),
     *planned_settings,
 ]
 
@@ -40,4 +39,5 @@ urlpatterns = [
     not_built("patients/", "patients", "patients", _("Patients"), settings=False),
     not_built("invoices/", "invoices", "invoices", _("Invoices"), settings=False),
     path("settings/", include(settings_urls)),
+    path("", include("communication.urls")),
 ]
