@@ -257,8 +257,8 @@ def enqueue(pk: int, countdown: float | None = None) -> bool:
     try:
         send_email.apply_async(
             (pk,), countdown=countdown, retry=True,
-            retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.2,
-                          "interval_max": 0.5},
+            retry_policy={"max_retries": 1, "interval_start": 0, "interval_step": 0.2,
+                          "interval_max": 0.2},
         )
     except Exception:  # the broker's many errors; the sweeper is the fallback
         logger.warning("Could not enqueue email %s; the outbox sweeper will.", pk, exc_info=True)
