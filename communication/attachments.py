@@ -95,4 +95,5 @@ def produce(row: Any) -> AttachmentFile:
             content = handle.read()
         filename = row.filename or row.storage_name.rsplit("/", 1)[-1]
         return AttachmentFile(filename, content, row.mimetype or guess_type(filename))
-    return AttachmentFile(row.filename, bytes(row.content), row.mimetype or guess_type(row.filename))
+    mimetype = row.mimetype or guess_type(row.filename)
+    return AttachmentFile(row.filename, bytes(row.content), mimetype)

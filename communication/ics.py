@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from typing import Any
 
 from .attachments import Attachment
 
@@ -36,7 +37,8 @@ def appointment_ics(
     lines = [
         "BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//Flux packages//NL",
         "METHOD:CANCEL" if cancelled else "METHOD:PUBLISH",
-        "BEGIN:VEVENT", f"UID:{_escape(uid)}", f"DTSTAMP:{_utc(datetime.datetime.now(datetime.UTC))}",
+        "BEGIN:VEVENT", f"UID:{_escape(uid)}",
+        f"DTSTAMP:{_utc(datetime.datetime.now(datetime.UTC))}",
         f"DTSTART:{_utc(start)}", f"DTEND:{_utc(end)}", f"SUMMARY:{_escape(summary)}",
     ]
     if location:
@@ -48,6 +50,5 @@ def appointment_ics(
     return ("\r\n".join(_fold(line) for line in lines) + "\r\n").encode()
 
 
-def appointment_attachment(**kwargs: object) -> Attachment:
-    return Attachment.data("afspraak.ics", appointment_ics(**kwargs),  # type: ignore[arg-type]
-                           "text/calendar")
+def appointment_attachment(filename: str = "afspraak.ics", **kwargs: Any) -> Attachment:
+    return Attachment.data(filename, appointment_ics(**kwargs), "text/calendar")

@@ -58,7 +58,7 @@ def problems(text: str, allowed: Iterable[str]) -> list[str]:
     found: list[str] = []
     for match in SUSPECT.finditer(text):
         token = match.group(0)
-        if token in "{}":
+        if token in ("{", "}"):
             message = _(
                 "Braces may only surround a placeholder, like {{ patient_first_name }}: %(token)s"
             ) % {"token": _shown(_stray_brace_token(text, match.start()))}

@@ -256,7 +256,7 @@ def enqueue(pk: int, countdown: float | None = None) -> bool:
 
     try:
         send_email.apply_async(
-            (pk,), countdown=countdown, retry=True,
+            (pk,), countdown=countdown or 0, retry=True,
             retry_policy={"max_retries": 1, "interval_start": 0, "interval_step": 0.2,
                           "interval_max": 0.2},
         )

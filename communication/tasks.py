@@ -9,7 +9,7 @@ from . import services
 
 # Celery kills a send that lives longer than this, so a row still "sending" after
 # EMAIL_OUTBOX_SENDING_TIMEOUT has no live worker behind it.
-TIME_LIMIT = float(settings.EMAIL_OUTBOX_SEND_TIME_LIMIT)
+TIME_LIMIT = max(1, int(settings.EMAIL_OUTBOX_SEND_TIME_LIMIT))  # rounded down: still below
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, time_limit=TIME_LIMIT,

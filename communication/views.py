@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import messages
 from django.db.models import Q, QuerySet
@@ -142,7 +142,7 @@ class TestEmailView(CrudFormView):
 
     def post(self, request: HttpRequest, pk: int | None = None) -> HttpResponse:
         template = self.get_object(pk)
-        form = self.make_form(request, template)
+        form = cast(EmailTemplateForm, self.make_form(request, template))
         preview = preview_of(form)
         if preview["errors"]:
             messages.error(request, _("Correct the text first; then send the test email."))
@@ -167,8 +167,8 @@ class ResetTemplateView(CrudView):
         template = get_object_or_404(EmailTemplate, pk=pk)
         language = chosen_language(request)
         services.reset_template_text(template, language, by=request.user)
-        messages.success(request, _("The %(language)s text of ‘%(name)s’ is back to the default.")
-                         % {"language": str(LANGUAGE_NAMES[language]).lower(), "name": template})
+        messages.success(request, _("The text of ‘%(name)s’ (%(language)s) is back to the default.")
+                         % {"language": LANGUAGE_NAMES[language], "name": template})
         return HttpResponseRedirect(f"{self.config.url('edit', template)}?language={language}")
 
 

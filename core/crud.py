@@ -227,7 +227,8 @@ class CrudFormView(CrudView):
             "object": obj,
             "creating": obj.pk is None,
             "history": audit.history(obj)[:50] if obj.pk is not None else [],
-            "delete_url": crud.url("delete", obj) if obj.pk and crud.can_delete else "",
+            "delete_url": crud.url("delete", obj)
+            if obj.pk and crud.can_delete and crud.deletable(obj) else "",
         }
         context |= crud.form_context(request, obj, form)
         return render(request, "crud/form.html", context, status=status)

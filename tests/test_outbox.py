@@ -191,8 +191,10 @@ def test_context_must_match_the_allow_list() -> None:
 @pytest.mark.django_db
 def test_sent_once_with_the_attachment_and_its_message_id(sink: SmtpSink) -> None:
     Practice.objects.filter(pk=Practice.get().pk).update(email="info@praktijk.example")
-    email = queue(attachments=[Attachment.provided_by(email_providers.invoice_pdf, "2026-00007"),
-                               Attachment.data("afspraak.ics", b"BEGIN:VCALENDAR", "text/calendar")])
+    email = queue(attachments=[
+        Attachment.provided_by(email_providers.invoice_pdf, "2026-00007"),
+        Attachment.data("afspraak.ics", b"BEGIN:VCALENDAR", "text/calendar"),
+    ])
     assert not email_providers.pdf_path("2026-00007").exists()
     assert deliver(email.pk) == "sent"
     assert deliver(email.pk) == "sent"  # a second delivery of the task sends nothing
