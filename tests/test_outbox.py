@@ -83,8 +83,9 @@ def test_queueing_writes_the_email_and_enqueues_it_on_commit(
         name="Fysio Oost", email="info@fysio-oost.example"
     )
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        email = queue()
+        email = queue(related=Practice.get())
     assert len(callbacks) == 1
+    assert email.related == Practice.get()  # e.g. the invoice it belongs to
     assert email.status == Status.QUEUED and email.attempts == 0
     assert email.subject == "Factuur 2026-00007 van Fysio Oost"
     assert "Beste Sanne," in email.body_text and "€ 1.200,00" in email.body_text
