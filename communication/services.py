@@ -45,9 +45,8 @@ Status = OutgoingEmail.Status
 
 
 def conf(name: str) -> float:
-    defaults = {"MAX_ATTEMPTS": 5, "BACKOFF": 30.0, "SENDING_TIMEOUT": 300.0,
-                "QUEUED_GRACE": 120.0}
-    return float(getattr(settings, f"EMAIL_OUTBOX_{name}", defaults[name]))
+    """EMAIL_OUTBOX_<name> from settings (see flux/settings.py and .env.example)."""
+    return float(getattr(settings, f"EMAIL_OUTBOX_{name}"))
 
 
 # ------------------------------------------------------------------------- templates

@@ -191,6 +191,17 @@ def test_an_administrator_sees_exactly_what_was_sent(admin_client: Client) -> No
 
 
 @pytest.mark.django_db
+def test_the_list_shows_local_time(admin_client: Client) -> None:
+    import datetime
+
+    email = factories.outgoing_email()
+    OutgoingEmail.objects.filter(pk=email.pk).update(
+        created_at=datetime.datetime(2026, 7, 1, 8, 5, tzinfo=datetime.UTC))
+    body = admin_client.get("/settings/communication/sent-emails/").content.decode()
+    assert "10:05" in body and "08:05" not in body  # Amsterdam summer time
+
+
+@pytest.mark.django_db
 def test_sent_emails_search_by_status(admin_client: Client) -> None:
     factories.outgoing_email()
     admin_client.cookies["django_language"] = "en"
