@@ -4,7 +4,9 @@ A screen is a `Crud` configuration (model, form, columns, search); `Crud.urls()`
 four URLs. Lists answer HTMX requests with just the table; saves go through a service with
 audit and optimistic concurrency. A screen may archive what is still in use instead of
 deleting it (`archive_field`), and a form may show hints that follow the input live
-(`live_hint_fields`, answered by the screen's `hints/` URL).
+(`live_hint_fields`, answered by the screen's `hints/` URL). A read-only screen (a log)
+sets `can_add`/`can_edit` off and opens each row in a detail view; an editor may add a
+side panel (`aside_template`).
 """
 
 from __future__ import annotations
@@ -105,6 +107,15 @@ class Crud:
     archive_field: ClassVar[str] = ""
     #: what an archived object still does and no longer does, told before and after archiving
     archive_text: ClassVar[Text] = ""
+    can_add: ClassVar[bool] = True
+    #: False: rows open `detail_template` read-only instead of the form
+    can_edit: ClassVar[bool] = True
+    detail_template: ClassVar[str] = ""
+    #: above and beside the form (e.g. language tabs; a preview); see `form_context()`
+    form_intro_template: ClassVar[str] = ""
+    aside_template: ClassVar[str] = ""
+    #: URL name of the list when it must differ from "<name>-list"
+    list_name: ClassVar[str] = ""
 
     def queryset(self) -> QuerySet[Any]:
         qs = self.model._default_manager.all()
@@ -125,6 +136,10 @@ class Crud:
 
     def save(self, form: forms.ModelForm, *, by: Any) -> models.Model:  # type: ignore[type-arg]
         return services.save_form(form, by=by)
+
+    def deletable(self, obj: Any) -> bool:
+        """Whether the row offers delete (when the screen does)."""
+        return True
 
     def delete(self, obj: Any, *, by: Any) -> str:
         """Delete (or retire) the object; return the message for the user."""
@@ -162,35 +177,59 @@ class Crud:
             "button": _("Archive"), "allowed": True,
         }
 
+    def form_context(self, request: HttpRequest, obj: Any, form: Any) -> dict[str, Any]:
+        """Extra context for the form page (and its side panel)."""
+        return {}
+
+    def detail_context(self, request: HttpRequest, obj: Any) -> dict[str, Any]:
+        """Extra context for the read-only detail page."""
+        return {}
+
+    def extra_urls(self) -> list[URLPattern]:
+        """Further URLs of the screen (actions on one object, previews)."""
+        return []
+
+    @property
+    def row_action(self) -> str:
+        return "edit" if self.can_edit else "detail"
+
     def saved_message(self, obj: Any, created: bool) -> str:
         return _("%(kind)s ‘%(object)s’ has been saved.") % {
             "kind": self.model._meta.verbose_name.capitalize(),  # type: ignore[union-attr]
             "object": obj,
         }
 
+    def url_name(self, action: str) -> str:
+        if action == "list" and self.list_name:
+            return self.list_name
+        return f"{self.name}-{action}"
+
     def url(self, action: str, obj: Any = None) -> str:
         if obj is None:
-            return reverse(f"{self.name}-{action}")
-        return reverse(f"{self.name}-{action}", args=[obj.pk])
+            return reverse(self.url_name(action))
+        return reverse(self.url_name(action), args=[obj.pk])
 
     def urls(self) -> list[URLPattern]:
-        views: list[tuple[str, str, type[View]]] = [
-            ("", "list", CrudListView),
-            ("add/", "add", CrudFormView),
-            ("<int:pk>/", "edit", CrudFormView),
-        ]
+        views: list[tuple[str, str, type[View]]] = [("", "list", CrudListView)]
+        if self.can_add:
+            views.append(("add/", "add", CrudFormView))
+        if self.can_edit:
+            views.append(("<int:pk>/", "edit", CrudFormView))
+        else:
+            views.append(("<int:pk>/", "detail", CrudDetailView))
         if self.can_delete:
             views.append(("<int:pk>/delete/", "delete", CrudDeleteView))
         if self.has_live_hints:
             views.append(("hints/", "hints", CrudHintsView))
         return [
-            path(route, view.as_view(crud=self), name=f"{self.name}-{action}")
+            path(route, view.as_view(crud=self), name=self.url_name(action))
             for route, action, view in views
-        ]
+        ] + self.extra_urls()
 
     @property
     def has_live_hints(self) -> bool:
-        return bool(getattr(self.form_class, "live_hint_fields", ()))
+        form_class = getattr(self, "form_class", None)  # read-only screens have none
+        return bool(getattr(form_class, "live_hint_fields", ()))
 
     def context(self) -> dict[str, Any]:
         meta = self.model._meta
@@ -200,7 +239,7 @@ class Crud:
             "title": self.title or str(meta.verbose_name_plural).capitalize(),
             "add_label": self.add_label or _("+ Add %(kind)s") % {"kind": meta.verbose_name},
             "list_url": self.url("list"),
-            "add_url": self.url("add"),
+            "add_url": self.url("add") if self.can_add else "",
         }
 
 
@@ -226,7 +265,8 @@ class CrudListView(CrudView):
             qs = crud.search(qs, term)
         page = Paginator(qs, crud.paginate_by).get_page(request.GET.get("page"))
         rows = [
-            {"obj": obj, "cells": [(col, col.value(obj)) for col in crud.columns]}
+            {"obj": obj, "cells": [(col, col.value(obj)) for col in crud.columns],
+             "deletable": crud.can_delete and crud.deletable(obj)}
             for obj in page.object_list
         ]
         context = crud.context() | {"page": page, "rows": rows, "q": term}
@@ -258,10 +298,12 @@ class CrudFormView(CrudView):
             "object": obj,
             "creating": obj.pk is None,
             "history": audit.history(obj)[:50] if obj.pk is not None else [],
-            "delete_url": crud.url("delete", obj) if obj.pk and crud.can_delete else "",
+            "delete_url": crud.url("delete", obj)
+            if obj.pk and crud.can_delete and crud.deletable(obj) else "",
             "hints_url": crud.url("hints") if crud.has_live_hints else "",
             "live_hints": form.live_hints() if hasattr(form, "live_hints") else {},
         }
+        context |= crud.form_context(request, obj, form)
         return render(request, "crud/form.html", context, status=status)
 
     def get(self, request: HttpRequest, pk: int | None = None) -> HttpResponse:
@@ -293,6 +335,17 @@ class CrudHintsView(CrudView):
                                instance=crud.model())
         context = {"form": form, "live_hints": form.live_hints()}  # type: ignore[attr-defined]
         return render(request, "crud/_live_hints.html", context)
+
+
+class CrudDetailView(CrudView):
+    """A read-only page of one object, for screens that show a log."""
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        crud = self.config
+        obj = get_object_or_404(crud.queryset(), pk=pk)
+        context = crud.context() | {"object": obj, "history": audit.history(obj)[:50]}
+        context |= crud.detail_context(request, obj)
+        return render(request, crud.detail_template, context)
 
 
 class CrudDeleteView(CrudView):

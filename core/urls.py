@@ -1,6 +1,7 @@
 from django.urls import URLPattern, URLResolver, include, path
 from django.utils.translation import gettext_lazy as _
 
+from communication.urls import settings_urlpatterns as communication_settings
 from invoicing.views import AccountCrud, ProductCrud
 from packages.views import PackageCrud
 from scheduling.type_screens import AppointmentTypeCrud
@@ -15,14 +16,6 @@ from .views import (
     practice_logo,
 )
 
-# Screens that later issues build; until then they say so.
-planned_settings = [
-    not_built("communication/email-templates/", "email-templates", "email-templates",
-              _("Email templates"), settings=True),
-    not_built("communication/sent-emails/", "sent-emails", "sent-emails", _("Sent emails"),
-              settings=True),
-]
-
 settings_urls: list[URLPattern | URLResolver] = [
     path("", SettingsHomeView.as_view(), name="settings"),
     path("practice/", include(PracticeCrud().urls())),
@@ -32,7 +25,7 @@ settings_urls: list[URLPattern | URLResolver] = [
     path("invoices/accounts/", include(AccountCrud().urls())),
     path("appointments/standard/", include(AppointmentTypeCrud().urls())),
     path("history/<str:label>/<str:pk>/", HistoryView.as_view(), name="history"),
-    *planned_settings,
+    path("communication/", include(communication_settings)),
 ]
 
 urlpatterns = [
@@ -42,4 +35,5 @@ urlpatterns = [
     not_built("patients/", "patients", "patients", _("Patients"), settings=False),
     not_built("invoices/", "invoices", "invoices", _("Invoices"), settings=False),
     path("settings/", include(settings_urls)),
+    path("", include("communication.urls")),
 ]

@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "packages",
     "invoicing",
     "scheduling",
+    "communication",
 ]
 
 MIDDLEWARE = [
@@ -112,7 +113,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    "email-outbox-sweeper": {"task": "communication.tasks.sweep_outbox", "schedule": 60.0},
+}
 CELERY_TIMEZONE = "Europe/Amsterdam"
 
 PASSWORD_HASHERS = [
@@ -171,6 +174,20 @@ elif DEBUG or TESTING:
     EMAIL_FILE_PATH = str(VAR_DIR / "mail")
 else:
     raise ImproperlyConfigured("EMAIL_URL is not set, e.g. smtp://user:password@smtp.host:587")
+# The outbox (communication): attempts, first retry delay (doubling), when the sweeper
+# takes over emails nobody picked up, and when a row left 'sending' counts as abandoned —
+# longer than a send may live (the task's time limit, itself above the SMTP timeout).
+EMAIL_OUTBOX_MAX_ATTEMPTS = int(os.environ.get("EMAIL_OUTBOX_MAX_ATTEMPTS", "5"))
+EMAIL_OUTBOX_BACKOFF = float(os.environ.get("EMAIL_OUTBOX_BACKOFF", "30"))
+EMAIL_OUTBOX_QUEUED_GRACE = float(os.environ.get("EMAIL_OUTBOX_QUEUED_GRACE", "120"))
+EMAIL_OUTBOX_SENDING_TIMEOUT = float(os.environ.get("EMAIL_OUTBOX_SENDING_TIMEOUT", "300"))
+EMAIL_OUTBOX_SEND_TIME_LIMIT = float(os.environ.get("EMAIL_OUTBOX_SEND_TIME_LIMIT", "120"))
+if EMAIL_OUTBOX_SEND_TIME_LIMIT >= EMAIL_OUTBOX_SENDING_TIMEOUT:
+    raise ImproperlyConfigured(
+        "EMAIL_OUTBOX_SEND_TIME_LIMIT must be shorter than EMAIL_OUTBOX_SENDING_TIMEOUT, "
+        "or a slow send could be taken for a dead one and sent twice."
+    )
+EMAIL_TIMEOUT = min(30.0, EMAIL_OUTBOX_SEND_TIME_LIMIT / 2)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Flux packages <noreply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
