@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 from django.views import View
 
 from . import audit, services
-from .roles import Role, RoleRequiredMixin
+from .roles import Role, RoleRequiredMixin, has_role
 
 Text = str | Promise  # plain or lazily translated
 
@@ -70,6 +70,10 @@ class Crud:
     select_related: ClassVar[tuple[str, ...]] = ()
     prefetch_related: ClassVar[tuple[Any, ...]] = ()
     roles: ClassVar[tuple[str, ...]] = (Role.ADMIN,)
+    #: roles that may see the list without managing (empty: the same as `roles`)
+    list_roles: ClassVar[tuple[str, ...]] = ()
+    #: the page frame: the Settings menu, or "crud/main_frame.html" for screens outside it
+    frame_template: ClassVar[str] = "settings/base.html"
     paginate_by: ClassVar[int] = 25
     can_delete: ClassVar[bool] = True
     title: ClassVar[Text] = ""
@@ -78,6 +82,7 @@ class Crud:
     delete_text: ClassVar[Text] = ""
     intro_template: ClassVar[str] = ""
     row_extra_template: ClassVar[str] = ""
+    form_intro_template: ClassVar[str] = ""
 
     def queryset(self) -> QuerySet[Any]:
         qs = self.model._default_manager.all()
@@ -86,6 +91,10 @@ class Crud:
         if self.prefetch_related:
             qs = qs.prefetch_related(*self.prefetch_related)
         return qs.order_by(*self.ordering)
+
+    def visible(self, qs: QuerySet[Any], request: HttpRequest) -> QuerySet[Any]:
+        """The rows this request's user may see at all."""
+        return qs
 
     def search(self, qs: QuerySet[Any], term: str) -> QuerySet[Any]:
         query = Q()
@@ -109,6 +118,14 @@ class Crud:
             "kind": self.model._meta.verbose_name.capitalize(),  # type: ignore[union-attr]
             "object": obj,
         }
+
+    def link_url(self, obj: Any) -> str:
+        """Where a row's link column leads."""
+        return self.url("edit", obj)
+
+    def success_url(self, obj: Any) -> str:
+        """Where a successful save leads."""
+        return self.url("list")
 
     def url(self, action: str, obj: Any = None) -> str:
         if obj is None:
@@ -152,12 +169,19 @@ class CrudView(RoleRequiredMixin, View):
         self.allowed_roles = self.config.roles
         return super().dispatch(request, *args, **kwargs)
 
+    def rows(self) -> QuerySet[Any]:
+        return self.config.visible(self.config.queryset(), self.request)
+
 
 class CrudListView(CrudView):
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        self.allowed_roles = self.config.list_roles or self.config.roles
+        return RoleRequiredMixin.dispatch(self, request, *args, **kwargs)
+
     def get(self, request: HttpRequest) -> HttpResponse:
         crud = self.config
         term = request.GET.get("q", "").strip()[:100]
-        qs = crud.queryset()
+        qs = self.rows()
         if term:
             qs = crud.search(qs, term)
         page = Paginator(qs, crud.paginate_by).get_page(request.GET.get("page"))
@@ -165,7 +189,10 @@ class CrudListView(CrudView):
             {"obj": obj, "cells": [(col, col.value(obj)) for col in crud.columns]}
             for obj in page.object_list
         ]
-        context = crud.context() | {"page": page, "rows": rows, "q": term}
+        context = crud.context() | {
+            "page": page, "rows": rows, "q": term,
+            "can_manage": has_role(request.user, *crud.roles),
+        }
         template = "crud/_table.html" if request.headers.get("HX-Request") else "crud/list.html"
         return render(request, template, context)
 
@@ -174,7 +201,7 @@ class CrudFormView(CrudView):
     def get_object(self, pk: int | None) -> Any:
         if pk is None:
             return self.config.model()
-        return get_object_or_404(self.config.queryset(), pk=pk)
+        return get_object_or_404(self.rows(), pk=pk)
 
     def make_form(self, request: HttpRequest, obj: Any) -> forms.ModelForm:  # type: ignore[type-arg]
         kwargs = self.config.form_kwargs(request) | {"instance": obj}
@@ -190,6 +217,7 @@ class CrudFormView(CrudView):
             "creating": obj.pk is None,
             "history": audit.history(obj)[:50] if obj.pk is not None else [],
             "delete_url": crud.url("delete", obj) if obj.pk and crud.can_delete else "",
+            "cancel_url": crud.success_url(obj) if obj.pk else crud.url("list"),
         }
         return render(request, "crud/form.html", context, status=status)
 
@@ -209,18 +237,18 @@ class CrudFormView(CrudView):
                 form.add_error(None, exc)
             else:
                 messages.success(request, self.config.saved_message(saved, pk is None))
-                return HttpResponseRedirect(self.config.url("list"))
+                return HttpResponseRedirect(self.config.success_url(saved))
         return self.render_form(request, form, obj, status=422)
 
 
 class CrudDeleteView(CrudView):
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        obj = get_object_or_404(self.config.queryset(), pk=pk)
+        obj = get_object_or_404(self.rows(), pk=pk)
         context = self.config.context() | {"object": obj}
         return render(request, "crud/confirm_delete.html", context)
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        obj = get_object_or_404(self.config.queryset(), pk=pk)
+        obj = get_object_or_404(self.rows(), pk=pk)
         try:
             message = self.config.delete(obj, by=request.user)
         except services.ObjectInUseError as exc:

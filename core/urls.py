@@ -1,6 +1,8 @@
 from django.urls import URLPattern, URLResolver, include, path
 from django.utils.translation import gettext_lazy as _
 
+from scheduling.urls import settings_urlpatterns as scheduling_settings
+
 from .views import (
     HistoryView,
     HomeView,
@@ -30,14 +32,15 @@ settings_urls: list[URLPattern | URLResolver] = [
     path("practice/", include(PracticeCrud().urls())),
     path("users/", include(UserCrud().urls())),
     path("history/<str:label>/<str:pk>/", HistoryView.as_view(), name="history"),
+    path("appointments/", include(scheduling_settings)),
     *planned_settings,
 ]
 
 urlpatterns = [
     path("", HomeView.as_view(), name="home"),
     path("practice/logo/", practice_logo, name="practice-logo"),
-    not_built("calendar/", "calendar", "calendar", _("Calendar"), settings=False),
-    not_built("patients/", "patients", "patients", _("Patients"), settings=False),
+    path("calendar/", include("scheduling.urls")),
+    path("patients/", include("patients.urls")),
     not_built("invoices/", "invoices", "invoices", _("Invoices"), settings=False),
     path("settings/", include(settings_urls)),
 ]

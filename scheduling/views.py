@@ -1,0 +1,434 @@
+from __future__ import annotations
+
+import datetime
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from django.contrib import messages
+from django.contrib.auth.models import User
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.utils import formats, timezone
+from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+from django.views import View
+
+from core.roles import (
+    FRONT_DESK,
+    STAFF_ROLES,
+    AdminRequiredMixin,
+    Role,
+    RoleRequiredMixin,
+    has_role,
+)
+from core.services import ConcurrentEditError
+from patients.models import Patient
+
+from . import grid, services
+from .forms import AppointmentForm, BookingForm, CancelForm, WorkingHoursForm
+from .models import Appointment, WorkingHours
+from .queries import (
+    appointments_between,
+    hours_by_practitioner,
+    local_midnight,
+    practitioners,
+    sees_all_patients,
+    status_deadline,
+    visible_patient_ids,
+)
+
+VIEWS = ("day", "week", "all")
+
+
+def calendar_url(**params: Any) -> str:
+    query = {k: v for k, v in params.items() if v not in (None, "", False)}
+    return reverse("calendar") + ("?" + urlencode(query) if query else "")
+
+
+def done(request: HttpRequest, url: str) -> HttpResponse:
+    """After a change: HTMX reloads the calendar page, a plain form post redirects."""
+    if request.headers.get("HX-Request"):
+        response = HttpResponse()
+        response["HX-Redirect"] = url
+        return response
+    return HttpResponseRedirect(url)
+
+
+def panel(
+    request: HttpRequest, template: str, context: dict[str, Any], status: int = 200
+) -> HttpResponse:
+    """A dialog's content for HTMX, or the same content as a whole page without it."""
+    context = {"nav": "calendar", "panel_template": template} | context
+    if request.headers.get("HX-Request"):
+        return render(request, template, context, status=status)
+    return render(request, "scheduling/panel_page.html", context, status=status)
+
+
+def back_to(request: HttpRequest, day: datetime.date, practitioner: Any = None) -> str:
+    """The calendar the user came from, moved to `day`."""
+    nxt = request.POST.get("next") or request.GET.get("next") or ""
+    if nxt and url_has_allowed_host_and_scheme(nxt, allowed_hosts={request.get_host()}):
+        parts = urlsplit(nxt)
+        if parts.path == reverse("calendar"):
+            query = dict(parse_qsl(parts.query)) | {"date": day.isoformat()}
+            return calendar_url(**query)
+    return calendar_url(view="day", date=day.isoformat(),
+                        practitioner=getattr(practitioner, "pk", None))
+
+
+def person_name(user: Any) -> str:
+    return str(user.get_full_name() or user.username)
+
+
+class CalendarView(RoleRequiredMixin, View):
+    """Day and week view per practitioner, and the day of all practitioners side by side."""
+
+    allowed_roles = STAFF_ROLES
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        user = request.user
+        now = timezone.now()
+        people = list(practitioners())
+        front_desk = has_role(user, *FRONT_DESK)
+        me = next((p for p in people if p.pk == user.pk), None)
+        view = request.GET.get("view", "")
+        if view not in VIEWS:
+            view = "week" if me is not None and not front_desk else "all"
+        day = safe_date(request.GET.get("date")) or timezone.localdate()
+        wanted = request.GET.get("practitioner", "")
+        chosen = next((p for p in people if str(p.pk) == wanted), None) or me or \
+            (people[0] if people else None)
+        patient = None
+        if front_desk and (request.GET.get("patient") or "").isdigit():
+            patient = Patient.objects.filter(pk=request.GET["patient"]).first()
+        show_cancelled = request.GET.get("cancelled") == "1"
+
+        if view == "week":
+            monday = day - datetime.timedelta(days=day.weekday())
+            days = [monday + datetime.timedelta(days=i) for i in range(7)]
+        else:
+            days = [day]
+        shown = people if view == "all" else [chosen] if chosen else []
+        appointments = list(appointments_between(
+            local_midnight(days[0]), local_midnight(days[-1] + datetime.timedelta(days=1)),
+            [p.pk for p in shown], with_cancelled=show_cancelled,
+        ))
+        hours = hours_by_practitioner(shown)
+        if view == "week":
+            busy = {timezone.localtime(a.start).date() for a in appointments}
+            days = [d for d in days if d.weekday() < 5 or d in busy or any(
+                d.weekday() in hours[p.pk] for p in shown)]
+        columns = [(d, p) for d in days for p in shown]
+        first, last = grid.bounds(columns, hours, appointments)
+        state = {
+            "view": view, "practitioner": chosen.pk if chosen and view != "all" else None,
+            "patient": patient.pk if patient else None,
+            "cancelled": "1" if show_cancelled else None,
+        }
+        here = calendar_url(date=day.isoformat(), **state)
+
+        def book_href(slot_day: datetime.date, person: Any, label: str) -> str:
+            query = {"practitioner": person.pk, "start": f"{slot_day.isoformat()}T{label}",
+                     "next": here}
+            if patient is not None:
+                query["patient"] = patient.pk
+            return reverse("book") + "?" + urlencode(query)
+
+        step = datetime.timedelta(days=7 if view == "week" else 1)
+        context = {
+            "nav": "calendar", "title": _("Calendar"), "view": view, "day": day,
+            "people": people, "chosen": chosen, "patient": patient, "front_desk": front_desk,
+            "show_cancelled": show_cancelled, "here": here,
+            "columns": grid.build(
+                columns, hours=hours, appointments=appointments, first=first, last=last,
+                now=now, book_href=book_href if front_desk else None,
+                visible_patients=visible_patient_ids(user),
+            ),
+            "hour_labels": grid.hour_labels(first, last),
+            "rows": (last - first) // grid.SLOT_MINUTES,
+            "first_minute": first,
+            "heading": self.heading(view, days, chosen),
+            "prev_url": calendar_url(date=(day - step).isoformat(), **state),
+            "next_url": calendar_url(date=(day + step).isoformat(), **state),
+            "today_url": calendar_url(**state),
+            "view_urls": [
+                (key, label, calendar_url(date=day.isoformat(), **(state | {"view": key})))
+                for key, label in (("day", _("Day")), ("week", _("Week")),
+                                   ("all", _("All practitioners")))
+            ],
+            "cancelled_url": calendar_url(date=day.isoformat(), **(
+                state | {"cancelled": None if show_cancelled else "1"})),
+            "state": state,
+            "book_url": reverse("book") + "?" + urlencode({
+                k: v for k, v in {"practitioner": getattr(chosen, "pk", ""),
+                                  "start": f"{day.isoformat()}T09:00", "next": here,
+                                  "patient": getattr(patient, "pk", "")}.items() if v}),
+        }
+        return render(request, "scheduling/calendar.html", context)
+
+    def heading(self, view: str, days: list[datetime.date], chosen: Any) -> str:
+        if view == "week":
+            return _("Week %(week)s · %(first)s – %(last)s") % {
+                "week": days[0].isocalendar().week,
+                "first": formats.date_format(days[0], "j M"),
+                "last": formats.date_format(days[-1], "j M Y"),
+            }
+        return formats.date_format(days[0], "l j F Y")
+
+
+def safe_date(value: str | None) -> datetime.date | None:
+    try:
+        return parse_date(value or "")
+    except ValueError:  # well formed but no such day
+        return None
+
+
+class BookView(RoleRequiredMixin, View):
+    """Book by clicking an empty slot: patient, type, start, optional note, weekly series."""
+
+    allowed_roles = FRONT_DESK
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        initial: dict[str, Any] = {"weeks": 1}
+        try:
+            start = parse_datetime(request.GET.get("start") or "")
+        except ValueError:
+            start = None
+        if start is not None:
+            initial |= {"date": start.date(), "time": start.time()}
+        if (request.GET.get("practitioner") or "").isdigit():
+            initial["practitioner"] = request.GET["practitioner"]
+        if (request.GET.get("patient") or "").isdigit():
+            initial["patient"] = request.GET["patient"]
+        return self.show(request, BookingForm(initial=initial))
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        form = BookingForm(request.POST)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                made = services.book_appointment(
+                    patient=data["patient"], practitioner=data["practitioner"],
+                    appointment_type=data["appointment_type"], start=form.start(),
+                    note=data["note"], weeks=data["weeks"],
+                    idempotency_key=data["idempotency_key"], by=request.user,
+                )
+            except services.AppointmentError as exc:
+                form.add_error(None, str(exc))
+            else:
+                first = made[0]
+                messages.success(request, ngettext(
+                    "Appointment booked for %(patient)s on %(when)s.",
+                    "%(count)d weekly appointments booked for %(patient)s, from %(when)s.",
+                    len(made),
+                ) % {"patient": first.patient, "when": services.when(first.start, first.end),
+                     "count": len(made)})
+                return done(request, back_to(
+                    request, timezone.localtime(first.start).date(), first.practitioner))
+        return self.show(request, form, status=422)
+
+    def show(self, request: HttpRequest, form: BookingForm, status: int = 200) -> HttpResponse:
+        return panel(request, "scheduling/_book.html", {
+            "form": form, "next": request.POST.get("next") or request.GET.get("next", ""),
+            "title": _("Book appointment"),
+        }, status=status)
+
+
+def appointment_for(request: HttpRequest, pk: int) -> Appointment:
+    """The appointment, if this user may see it; for a practitioner 403 otherwise, whether
+    or not it exists."""
+    appointment = (
+        Appointment.objects.select_related(
+            "patient", "type__package", "practitioner", "created_by", "status_changed_by")
+        .filter(pk=pk).first()
+    )
+    if sees_all_patients(request.user):
+        if appointment is None:
+            raise Http404
+        return appointment
+    user_id = request.user.pk
+    if appointment is None or not (
+        appointment.practitioner_id == user_id
+        or Appointment.objects.filter(patient_id=appointment.patient_id,
+                                      practitioner_id=user_id).exists()
+    ):
+        raise PermissionDenied
+    return appointment
+
+
+class AppointmentView(RoleRequiredMixin, View):
+    allowed_roles = STAFF_ROLES
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        return self.show(request, appointment_for(request, pk))
+
+    @staticmethod
+    def show(request: HttpRequest, appointment: Appointment, error: str = "",
+             status: int = 200) -> HttpResponse:
+        now = timezone.now()
+        deadline = status_deadline(appointment)
+        return panel(request, "scheduling/_appointment.html", {
+            "appointment": appointment, "error": error, "title": str(appointment),
+            "actions": services.allowed_actions(appointment, request.user, now),
+            "when": services.when(appointment.start, appointment.end),
+            "closed": now >= deadline, "deadline": deadline,
+            "is_admin": has_role(request.user, Role.ADMIN),
+            "next": request.GET.get("next") or request.POST.get("next", ""),
+        }, status=status)
+
+
+class AppointmentEditView(RoleRequiredMixin, View):
+    """Reschedule: another time, practitioner or type, or a changed note."""
+
+    allowed_roles = FRONT_DESK
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        appointment = appointment_for(request, pk)
+        return self.show(request, appointment, AppointmentForm(appointment=appointment))
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        appointment = appointment_for(request, pk)
+        form = AppointmentForm(request.POST, appointment=appointment)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                moved = services.reschedule_appointment(
+                    appointment, practitioner=data["practitioner"],
+                    appointment_type=data["appointment_type"], start=form.start(),
+                    note=data["note"], seen=data["version"], by=request.user,
+                )
+            except (services.AppointmentError, ConcurrentEditError) as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(request, _("Appointment of %(patient)s moved to %(when)s.") % {
+                    "patient": moved.patient, "when": services.when(moved.start, moved.end)})
+                return done(request, back_to(
+                    request, timezone.localtime(moved.start).date(), moved.practitioner))
+        return self.show(request, appointment, form, status=422)
+
+    def show(self, request: HttpRequest, appointment: Appointment, form: AppointmentForm,
+             status: int = 200) -> HttpResponse:
+        return panel(request, "scheduling/_edit.html", {
+            "appointment": appointment, "form": form, "title": str(appointment),
+            "next": request.POST.get("next") or request.GET.get("next", ""),
+        }, status=status)
+
+
+class AppointmentCancelView(RoleRequiredMixin, View):
+    allowed_roles = FRONT_DESK
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        appointment = appointment_for(request, pk)
+        return self.show(request, appointment, CancelForm())
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        appointment = appointment_for(request, pk)
+        form = CancelForm(request.POST)
+        if form.is_valid():
+            try:
+                cancelled = services.cancel_appointment(
+                    appointment, cancelled_by=form.cleaned_data["cancelled_by"],
+                    reason=form.cleaned_data["reason"], by=request.user,
+                )
+            except services.AppointmentError as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(request, _("Appointment of %(patient)s on %(when)s: %(status)s.")
+                                 % {"patient": cancelled.patient,
+                                    "when": services.when(cancelled.start, cancelled.end),
+                                    "status": cancelled.get_status_display().lower()})
+                return done(request, back_to(
+                    request, timezone.localtime(cancelled.start).date(), cancelled.practitioner))
+        return self.show(request, appointment, form, status=422)
+
+    def show(self, request: HttpRequest, appointment: Appointment, form: CancelForm,
+             status: int = 200) -> HttpResponse:
+        window = services.free_cancel_window(appointment.type)
+        return panel(request, "scheduling/_cancel.html", {
+            "appointment": appointment, "form": form, "title": str(appointment),
+            "when": services.when(appointment.start, appointment.end),
+            "late_if_patient": services.is_late_cancel(
+                appointment, Appointment.CancelledBy.PATIENT),
+            "window_hours": int(window.total_seconds() // 3600),
+            "next": request.POST.get("next") or request.GET.get("next", ""),
+        }, status=status)
+
+
+class AppointmentStatusView(RoleRequiredMixin, View):
+    """Mark attended or no-show."""
+
+    allowed_roles = STAFF_ROLES
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        appointment = appointment_for(request, pk)
+        status = request.POST.get("status", "")
+        try:
+            marked = services.mark_appointment(appointment, status, by=request.user)
+        except services.AppointmentError as exc:
+            appointment.refresh_from_db()
+            return AppointmentView.show(request, appointment, error=str(exc), status=422)
+        messages.success(request, _("Appointment of %(patient)s on %(when)s: %(status)s.") % {
+            "patient": marked.patient, "when": services.when(marked.start, marked.end),
+            "status": marked.get_status_display().lower()})
+        return done(request, back_to(
+            request, timezone.localtime(marked.start).date(), marked.practitioner))
+
+
+# ── Settings → Appointments → Working hours ─────────────────────────────────────────────
+
+def hour_people() -> list[User]:
+    """Who can have working hours: practitioners and administrators (who may treat)."""
+    return list(
+        User.objects.filter(is_active=True, groups__name__in=[Role.PRACTITIONER, Role.ADMIN])
+        .distinct().order_by("first_name", "last_name", "pk")
+    )
+
+
+class WorkingHoursListView(AdminRequiredMixin, View):
+    def get(self, request: HttpRequest) -> HttpResponse:
+        people = hour_people()
+        hours = hours_by_practitioner(people)
+        rows = [(person, [hours[person.pk].get(day) for day in range(7)]) for person in people]
+        return render(request, "scheduling/working_hours_list.html", {
+            "nav": "working-hours", "title": _("Working hours"), "rows": rows,
+            "weekdays": WorkingHours.Weekday.choices,
+        })
+
+
+class WorkingHoursEditView(AdminRequiredMixin, View):
+    model = User  # which object the URL's <pk> names (tests/test_roles.py)
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        person = self.person(pk)
+        return self.show(request, person, WorkingHoursForm(practitioner=person))
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        person = self.person(pk)
+        form = WorkingHoursForm(request.POST, practitioner=person)
+        if form.is_valid():
+            try:
+                services.set_working_hours(person, form.hours(), by=request.user,
+                                           seen=form.cleaned_data["seen"])
+            except ConcurrentEditError as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(request, _("The working hours of %(name)s have been saved.")
+                                 % {"name": person_name(person)})
+                return HttpResponseRedirect(reverse("working-hours"))
+        return self.show(request, person, form, status=422)
+
+    def person(self, pk: int) -> User:
+        return get_object_or_404(
+            User.objects.filter(pk__in=[p.pk for p in hour_people()]), pk=pk)
+
+    def show(self, request: HttpRequest, person: User, form: WorkingHoursForm,
+             status: int = 200) -> HttpResponse:
+        return render(request, "scheduling/working_hours_form.html", {
+            "nav": "working-hours", "title": _("Working hours"), "person": person,
+            "person_name": person_name(person), "form": form,
+        }, status=status)
