@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from django.db.models import CharField, F, Func, OuterRef, Q, QuerySet, Subquery, Value
-from django.db.models.functions import Now
+from django.db.models.functions import Lower, Now
 
 from scheduling.models import Appointment
 from scheduling.queries import visible_patient_filter
@@ -16,6 +16,17 @@ from .models import Patient
 
 DATE_FORMATS = ("%d-%m-%Y", "%d/%m/%Y", "%d.%m.%Y", "%Y-%m-%d", "%d-%m-%y")
 PHONE_LIKE = re.compile(r"^[\d\s\-+()./]+$")
+# Dutch lists sort "de Vries" under V: the surname without its prefixes (tussenvoegsels).
+SURNAME_PREFIXES = r"^((van|von|de|der|den|het|ten|ter|te|in|op|la|le|du|'t)\s+)+"
+
+
+def surname_key() -> Func:
+    return Func(Lower("last_name"), Value(SURNAME_PREFIXES), Value(""),
+                function="REGEXP_REPLACE", output_field=CharField())
+
+
+def alphabetical(qs: QuerySet[Patient]) -> QuerySet[Patient]:
+    return qs.order_by(surname_key(), Lower("first_name"), "pk")
 
 
 def parse_date(word: str) -> datetime.date | None:

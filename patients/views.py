@@ -47,8 +47,7 @@ class PatientCrud(Crud):
     form_intro_template = "patients/_duplicates.html"
 
     def queryset(self) -> QuerySet[Any]:
-        patients = Patient.objects.order_by("last_name", "first_name", "pk")
-        return queries.with_next_appointment(patients)
+        return queries.with_next_appointment(queries.alphabetical(Patient.objects.all()))
 
     def visible(self, qs: QuerySet[Any], request: HttpRequest) -> QuerySet[Any]:
         return qs.filter(visible_patient_filter(request.user))
@@ -138,7 +137,8 @@ class PatientLookupView(RoleRequiredMixin, View):
         term = request.GET.get("patient_search", "").strip()[:100]
         chosen = request.GET.get("patient", "")
         selected = Patient.objects.filter(pk=chosen).first() if chosen.isdigit() else None
-        found = list(queries.search(Patient.objects.all(), term)[:10]) if term else []
+        matches = queries.alphabetical(queries.search(Patient.objects.all(), term))
+        found = list(matches[:10]) if term else []
         if selected is not None:
             found = [selected] + [p for p in found if p.pk != selected.pk][:9]
         return render(request, "patients/_lookup.html", {

@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 from django.contrib.auth.models import User
 from django.core.validators import RegexValidator
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
@@ -15,7 +16,7 @@ from patients.models import Patient
 
 from . import services
 from .models import Appointment, AppointmentType, WorkingHours
-from .queries import practitioners
+from .queries import practitioners, treats
 
 
 class DateInput(forms.DateInput):
@@ -124,8 +125,9 @@ class AppointmentForm(WhenMixin, forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["appointment_type"].queryset = AppointmentType.objects.filter(  # type: ignore[attr-defined]
             is_active=True) | AppointmentType.objects.filter(pk=appointment.type_id)
-        self.fields["practitioner"].queryset = (  # type: ignore[attr-defined]
-            practitioners() | User.objects.filter(pk=appointment.practitioner_id)).distinct()
+        self.fields["practitioner"].queryset = User.objects.filter(  # type: ignore[attr-defined]
+            Q(treats(), is_active=True) | Q(pk=appointment.practitioner_id)
+        ).order_by("first_name", "last_name", "pk")
 
 
 class CancelForm(forms.Form):

@@ -14,21 +14,18 @@ from core.roles import FRONT_DESK, Role, has_role
 from .models import Appointment, WorkingHours
 
 
-def practitioners() -> QuerySet[User]:
-    """Active users with the practitioner role, and administrators who treat (those who
-    have working hours)."""
-    has_hours = WorkingHours.objects.filter(practitioner=OuterRef("pk"))
-    return (
-        User.objects.filter(is_active=True)
-        .filter(Q(groups__name=Role.PRACTITIONER)
-                | Q(Exists(has_hours), groups__name=Role.ADMIN))
-        .distinct()
-        .order_by("first_name", "last_name", "pk")
+def treats() -> Q:
+    """Users with the practitioner role, and administrators who treat (those who have
+    working hours)."""
+    member = User.groups.through.objects.filter(user=OuterRef("pk"))
+    return Q(Exists(member.filter(group__name=Role.PRACTITIONER))) | (
+        Q(Exists(member.filter(group__name=Role.ADMIN)))
+        & Q(Exists(WorkingHours.objects.filter(practitioner=OuterRef("pk"))))
     )
 
 
-def is_practitioner(user: Any) -> bool:
-    return practitioners().filter(pk=user.pk).exists()
+def practitioners() -> QuerySet[User]:
+    return User.objects.filter(treats(), is_active=True).order_by("first_name", "last_name", "pk")
 
 
 def sees_all_patients(user: Any) -> bool:

@@ -112,16 +112,19 @@ def when(start: datetime.datetime, end: datetime.datetime | None = None) -> str:
     return text
 
 
-def clash_message(clash: Appointment) -> str:
-    return _(
-        "%(practitioner)s already has an appointment on %(when)s (%(patient)s, %(type)s). "
-        "Choose another time."
+def clash_message(clash: Appointment, series: int = 1) -> str:
+    message = _(
+        "%(practitioner)s already has an appointment on %(when)s (%(patient)s, %(type)s)."
     ) % {
         "practitioner": clash.practitioner.get_full_name() or clash.practitioner.username,
         "when": when(clash.start, clash.end),
         "patient": clash.patient,
         "type": clash.type,
     }
+    if series > 1:
+        return message + " " + _("None of the %(count)d appointments has been booked: "
+                                 "choose another time or fewer weeks.") % {"count": series}
+    return message + " " + _("Choose another time.")
 
 
 # ── Booking ──────────────────────────────────────────────────────────────────────────────
@@ -205,7 +208,7 @@ def book_appointment(
     check_credits(patient=patient, appointment_type=appointment_type, starts=starts)
     clash = find_clash(practitioner.pk, spans)
     if clash is not None:
-        raise AppointmentClash(clash_message(clash))
+        raise AppointmentClash(clash_message(clash, weeks))
     appointments = [
         Appointment(
             patient=patient, practitioner=practitioner, type=appointment_type,
@@ -226,7 +229,7 @@ def book_appointment(
         if _sqlstate(exc) == EXCLUSION_VIOLATION:
             clash = find_clash(practitioner.pk, spans)
             if clash is not None:
-                raise AppointmentClash(clash_message(clash)) from exc
+                raise AppointmentClash(clash_message(clash, weeks)) from exc
         raise
     for appointment in appointments:
         audit.record(appointment, AuditEntry.Action.CREATE, {

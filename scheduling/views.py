@@ -275,7 +275,8 @@ class AppointmentView(RoleRequiredMixin, View):
             "appointment": appointment, "error": error, "title": str(appointment),
             "actions": services.allowed_actions(appointment, request.user, now),
             "when": services.when(appointment.start, appointment.end),
-            "closed": now >= deadline, "deadline": deadline,
+            "closed": now >= deadline,
+            "last_day": timezone.localtime(deadline - datetime.timedelta(days=1)).date(),
             "is_admin": has_role(request.user, Role.ADMIN),
             "next": request.GET.get("next") or request.POST.get("next", ""),
         }, status=status)
