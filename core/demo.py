@@ -83,9 +83,9 @@ def load_calendar_demo() -> list[str]:
             created.append(f"patient {patient}")
     types = []
     for name, minutes, colour in DEMO_TYPES:
-        kind, made = AppointmentType.objects.get_or_create(
+        demo_type, made = AppointmentType.objects.get_or_create(
             name=name, defaults={"duration_minutes": minutes, "colour": colour})
-        types.append(kind)
+        types.append(demo_type)
         if made:
             created.append(f"type {name}")
     therapist = User.objects.get(username="therapeut")
@@ -98,14 +98,14 @@ def load_calendar_demo() -> list[str]:
     today = timezone.localdate()
     monday = today - datetime.timedelta(days=today.weekday())
     booked = 0
-    for n, (day, at, kind, who) in enumerate(DEMO_WEEK):
+    for n, (day, at, type_index, who) in enumerate(DEMO_WEEK):
         key = f"demo-appointment-{n}"
         if Appointment.objects.filter(idempotency_key=key).exists():
             continue
         start = timezone.make_aware(datetime.datetime.combine(
             monday + datetime.timedelta(days=day), datetime.time.fromisoformat(at)))
         book_appointment(patient=patients[who], practitioner=therapist,
-                         appointment_type=types[kind], start=start, idempotency_key=key, by=desk)
+                         appointment_type=types[type_index], start=start, idempotency_key=key, by=desk)
         booked += 1
     if booked:
         created.append(f"{booked} appointments")
