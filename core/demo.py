@@ -104,8 +104,8 @@ def load_calendar_demo() -> list[str]:
             continue
         start = timezone.make_aware(datetime.datetime.combine(
             monday + datetime.timedelta(days=day), datetime.time.fromisoformat(at)))
-        book_appointment(patient=patients[who], practitioner=therapist,
-                         appointment_type=types[type_index], start=start, idempotency_key=key, by=desk)
+        book_appointment(patient=patients[who], practitioner=therapist, start=start,
+                         appointment_type=types[type_index], idempotency_key=key, by=desk)
         booked += 1
     if booked:
         created.append(f"{booked} appointments")

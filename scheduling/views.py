@@ -68,14 +68,23 @@ def panel(
     return render(request, "scheduling/panel_page.html", context, status=status)
 
 
+def came_from(request: HttpRequest) -> str:
+    """The calendar page a dialog was opened from; only ever a calendar URL of this site,
+    since it ends up in links and redirects."""
+    nxt = request.POST.get("next") or request.GET.get("next") or ""
+    parts = urlsplit(nxt)
+    if (url_has_allowed_host_and_scheme(nxt, allowed_hosts=None)
+            and not parts.netloc and parts.path == reverse("calendar")):
+        return nxt
+    return ""
+
+
 def back_to(request: HttpRequest, day: datetime.date, practitioner: Any = None) -> str:
     """The calendar the user came from, moved to `day`."""
-    nxt = request.POST.get("next") or request.GET.get("next") or ""
-    if nxt and url_has_allowed_host_and_scheme(nxt, allowed_hosts={request.get_host()}):
-        parts = urlsplit(nxt)
-        if parts.path == reverse("calendar"):
-            query = dict(parse_qsl(parts.query)) | {"date": day.isoformat()}
-            return calendar_url(**query)
+    nxt = came_from(request)
+    if nxt:
+        query = dict(parse_qsl(urlsplit(nxt).query)) | {"date": day.isoformat()}
+        return calendar_url(**query)
     return calendar_url(view="day", date=day.isoformat(),
                         practitioner=getattr(practitioner, "pk", None))
 
@@ -233,7 +242,7 @@ class BookView(RoleRequiredMixin, View):
 
     def show(self, request: HttpRequest, form: BookingForm, status: int = 200) -> HttpResponse:
         return panel(request, "scheduling/_book.html", {
-            "form": form, "next": request.POST.get("next") or request.GET.get("next", ""),
+            "form": form, "next": came_from(request),
             "title": _("Book appointment"),
         }, status=status)
 
@@ -278,7 +287,7 @@ class AppointmentView(RoleRequiredMixin, View):
             "closed": now >= deadline,
             "last_day": timezone.localtime(deadline - datetime.timedelta(days=1)).date(),
             "is_admin": has_role(request.user, Role.ADMIN),
-            "next": request.GET.get("next") or request.POST.get("next", ""),
+            "next": came_from(request),
         }, status=status)
 
 
@@ -315,7 +324,7 @@ class AppointmentEditView(RoleRequiredMixin, View):
              status: int = 200) -> HttpResponse:
         return panel(request, "scheduling/_edit.html", {
             "appointment": appointment, "form": form, "title": str(appointment),
-            "next": request.POST.get("next") or request.GET.get("next", ""),
+            "next": came_from(request),
         }, status=status)
 
 
@@ -355,7 +364,7 @@ class AppointmentCancelView(RoleRequiredMixin, View):
             "late_if_patient": services.is_late_cancel(
                 appointment, Appointment.CancelledBy.PATIENT),
             "window_hours": int(window.total_seconds() // 3600),
-            "next": request.POST.get("next") or request.GET.get("next", ""),
+            "next": came_from(request),
         }, status=status)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import re
 import uuid
+from decimal import Decimal
 
 import pytest
 import time_machine
@@ -131,12 +132,13 @@ def test_week_view_query_count_does_not_grow_with_appointments(
 ) -> None:
     working_week(practitioner)
 
-    def count(user: User) -> int:
+    def count(user: User) -> tuple[int, int]:
+        """Queries for the week view, and appointments it shows."""
         client = client_for(user)
         client.get("/calendar/")  # the very first request creates the practice row
         with CaptureQueriesContext(connection) as queries:
             body = week(client, practitioner=str(practitioner.pk))
-        return len(queries), body.count("data-appointment=")  # type: ignore[return-value]
+        return len(queries), body.count("data-appointment=")
 
     book(practitioner=practitioner, start=at(MONDAY, "08:00"), by=receptionist)
     one = [count(receptionist), count(practitioner)]
@@ -160,9 +162,10 @@ def booking(who: int, practitioner: int, kind: int, **changes: str) -> dict[str,
 @pytest.mark.django_db
 def test_clicking_a_slot_opens_a_prefilled_form(receptionist: User, practitioner: User) -> None:
     who = patient("Jan", "Jansen")
-    response = client_for(receptionist).get("/calendar/book/", {
-        "practitioner": practitioner.pk, "start": f"{MONDAY}T10:15", "patient": who.pk,
-    }, headers={"HX-Request": "true"})
+    query = {"practitioner": str(practitioner.pk), "start": f"{MONDAY}T10:15",
+             "patient": str(who.pk)}
+    response = client_for(receptionist).get("/calendar/book/", query,
+                                            headers={"HX-Request": "true"})
     body = response.content.decode()
     assert "<html" not in body  # the dialog's content only
     assert 'value="2030-03-04"' in body and 'value="10:15"' in body
@@ -205,7 +208,7 @@ def test_a_clash_in_the_form_keeps_the_input_and_says_why(
 def test_the_form_refuses_a_package_type_clearly(receptionist: User, practitioner: User) -> None:
     from packages.models import Package
 
-    package = Package.objects.create(name="Fysio 10×", internal_rate=("60.00", "EUR"))
+    package = Package.objects.create(name="Fysio 10×", internal_rate=Decimal("60.00"))
     kind = appointment_type("Uit pakket", package=package, credits=1)
     response = english_client(receptionist).post(
         "/calendar/book/", booking(patient().pk, practitioner.pk, kind.pk))
@@ -310,3 +313,16 @@ def test_working_hours_need_both_times_in_order(admin_client: Client, practition
     receptionist = make_user("receptie", "receptionist")
     assert admin_client.get(f"/settings/appointments/working-hours/{receptionist.pk}/") \
         .status_code == 404  # only people who may treat have working hours
+
+
+@pytest.mark.django_db
+def test_the_way_back_is_only_ever_a_calendar_page(receptionist: User, practitioner: User) -> None:
+    [made] = book(practitioner=practitioner, start=at(MONDAY, "09:00"), by=receptionist)
+    client = client_for(receptionist)
+    for evil in ("javascript:alert(1)", "https://evil.example/calendar/", "//evil.example/"):
+        body = client.get(f"/calendar/appointments/{made.pk}/", {"next": evil}).content.decode()
+        dialog = body.split('id="panel"')[1]
+        assert "evil" not in dialog and "javascript:" not in dialog
+    good = client.get(f"/calendar/appointments/{made.pk}/",
+                      {"next": "/calendar/?view=week"}).content.decode()
+    assert 'href="/calendar/?view=week"' in good

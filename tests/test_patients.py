@@ -234,8 +234,8 @@ def test_appointments_tab_lists_upcoming_and_cancelled(
 def test_lookup_offers_patients_as_choices(receptionist_client: Client) -> None:
     patient("Jan", "Jansen")
     chosen = patient("Piet", "Pieters")
-    body = receptionist_client.get("/patients/lookup/", {
-        "patient_search": "jans", "patient": chosen.pk}).content.decode()
+    query = {"patient_search": "jans", "patient": str(chosen.pk)}
+    body = receptionist_client.get("/patients/lookup/", query).content.decode()
     assert 'type="radio" name="patient"' in body
     assert "Jan Jansen" in body and "Piet Pieters" in body  # the chosen one stays
     assert body.count("checked") == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import uuid
+from decimal import Decimal
 
 import pytest
 import time_machine
@@ -51,7 +52,7 @@ def test_booking_takes_its_duration_from_the_type_and_is_audited(
 def test_a_type_with_a_package_is_refused_until_credits_are_tracked(
     receptionist: User, practitioner: User
 ) -> None:
-    package = Package.objects.create(name="Fysio 10×", internal_rate=("60.00", "EUR"))
+    package = Package.objects.create(name="Fysio 10×", internal_rate=Decimal("60.00"))
     credits_type = appointment_type("Fysio uit pakket", package=package, credits=1)
     with pytest.raises(services.AppointmentError, match="credits cannot be booked yet"):
         book(practitioner=practitioner, start=at(MONDAY, "09:00"), kind=credits_type,
@@ -168,7 +169,7 @@ def test_changing_to_a_type_with_a_package_is_refused(
     receptionist: User, practitioner: User
 ) -> None:
     [made] = book(practitioner=practitioner, start=at(MONDAY, "09:00"), by=receptionist)
-    package = Package.objects.create(name="Fysio 10×", internal_rate=("60.00", "EUR"))
+    package = Package.objects.create(name="Fysio 10×", internal_rate=Decimal("60.00"))
     credits_type = appointment_type("Uit pakket", package=package, credits=1)
     with pytest.raises(services.AppointmentError, match="credits cannot be booked yet"):
         services.reschedule_appointment(made, practitioner=practitioner,

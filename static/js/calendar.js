@@ -23,8 +23,9 @@
     }
   });
 
-  document.body.addEventListener("htmx:afterSwap", (event) => {
-    if (!dialog || !dialog.contains(event.detail.target) && event.detail.target !== body) return;
+  // After settling: only then are the new hx- attributes (the patient search) live.
+  document.body.addEventListener("htmx:afterSettle", (event) => {
+    if (!dialog || !dialog.contains(event.target)) return;
     if (!dialog.open) dialog.showModal();
     const focus = dialog.querySelector(".error-summary, [autofocus]");
     if (focus) focus.focus();

@@ -30,6 +30,12 @@ def calendar_blocks(page: Any) -> dict[str, tuple[str, str]]:
     return result
 
 
+def follow(page: Any, link: Any) -> None:
+    """Click and wait until the new page has loaded (and its scripts run)."""
+    with page.expect_navigation():
+        link.click()
+
+
 def test_receptionist_books_moves_and_cancels_a_weekly_series(page: Any) -> None:
     load_demo()
     today = timezone.localdate()
@@ -38,7 +44,7 @@ def test_receptionist_books_moves_and_cancels_a_weekly_series(page: Any) -> None
     login(page, "balie", DEMO_PASSWORD)
 
     # Find the patient by typing part of the name.
-    page.get_by_role("link", name="Patiënten").click()
+    follow(page, page.get_by_role("link", name="Patiënten"))
     page.get_by_label("Zoeken").fill("jans")
     rows = page.locator("#crud-table tbody tr")
     expect(rows).to_have_count(1)
@@ -46,9 +52,9 @@ def test_receptionist_books_moves_and_cancels_a_weekly_series(page: Any) -> None
     screenshot(page, "calendar-1-patient-found")
 
     # Book a weekly series of 3 by clicking an empty slot next week.
-    page.get_by_role("link", name="Agenda").click()
-    page.get_by_role("link", name="Week", exact=True).click()
-    page.get_by_role("link", name="Volgende").click()
+    follow(page, page.get_by_role("link", name="Agenda"))
+    follow(page, page.get_by_role("link", name="Week", exact=True))
+    follow(page, page.get_by_role("link", name="Volgende"))
     page.locator(f'.col[data-day="{weeks[0]}"] a.slot[data-time="10:00"]').click()
     dialog = page.locator("#cal-dialog")
     dialog.get_by_label("Patiënt").fill("jans")
@@ -56,45 +62,45 @@ def test_receptionist_books_moves_and_cancels_a_weekly_series(page: Any) -> None
     dialog.get_by_label("Afspraaktype").select_option(label="Behandeling (30 min)")
     dialog.get_by_label("Aantal afspraken").fill("3")
     screenshot(page, "calendar-2-booking-dialog")
-    dialog.get_by_role("button", name="Boeken").click()
+    follow(page, dialog.get_by_role("button", name="Boeken"))
     page.get_by_text("3 wekelijkse afspraken gepland voor Jan Jansen").wait_for()
     first = calendar_blocks(page)
     assert list(first.values()) == [(str(weeks[0]), "10:00")]
     screenshot(page, "calendar-3-series-booked")
 
     # Reschedule the second: a week later, open it and give it another time.
-    page.get_by_role("link", name="Volgende").click()
+    follow(page, page.get_by_role("link", name="Volgende"))
     page.locator(f'.col[data-day="{weeks[1]}"] .appt', has_text="Jan Jansen").click()
     dialog.get_by_role("link", name="Wijzigen of verzetten").click()
     dialog.get_by_label("Begintijd").fill("14:00")
-    dialog.get_by_role("button", name="Opslaan").click()
+    follow(page, dialog.get_by_role("button", name="Opslaan"))
     page.get_by_text("verzet naar").wait_for()
     second = calendar_blocks(page)
     assert list(second.values()) == [(str(weeks[1]), "14:00")]
     screenshot(page, "calendar-4-second-moved")
 
     # Cancel the third, for the patient, with a reason.
-    page.get_by_role("link", name="Volgende").click()
+    follow(page, page.get_by_role("link", name="Volgende"))
     page.locator(f'.col[data-day="{weeks[2]}"] .appt', has_text="Jan Jansen").click()
     dialog.get_by_role("link", name="Afspraak afzeggen").click()
     dialog.get_by_label("De patiënt").check()
     dialog.get_by_label("Reden").fill("Op vakantie")
     screenshot(page, "calendar-5-cancel-dialog")
-    dialog.get_by_role("button", name="Afspraak afzeggen").click()
+    follow(page, dialog.get_by_role("button", name="Afspraak afzeggen"))
     page.get_by_text("afgezegd.").wait_for()
     assert calendar_blocks(page) == {}  # cancelled ones are hidden by default
-    page.get_by_role("switch", name="Afgezegde tonen").click()
+    follow(page, page.get_by_role("switch", name="Afgezegde tonen"))
     third = calendar_blocks(page)
     assert list(third.values()) == [(str(weeks[2]), "10:00")]
     assert "cancelled" in (page.locator(".appt").get_attribute("class") or "")
     screenshot(page, "calendar-6-third-cancelled")
 
     # The patient's Appointments tab says the same.
-    page.get_by_role("link", name="Patiënten").click()
+    follow(page, page.get_by_role("link", name="Patiënten"))
     page.get_by_label("Zoeken").fill("jans")
     expect(rows).to_have_count(1)
-    page.get_by_role("link", name="Jan Jansen", exact=True).click()
-    page.get_by_role("link", name="Afspraken").click()
+    follow(page, page.get_by_role("link", name="Jan Jansen", exact=True))
+    follow(page, page.get_by_role("link", name="Afspraken"))
     shown = {}
     for row in page.locator("tr[data-appointment]").all():
         cells = row.locator("td")
