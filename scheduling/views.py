@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -12,6 +13,7 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.functional import cached_property
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -93,94 +95,75 @@ def person_name(user: Any) -> str:
     return str(user.get_full_name() or user.username)
 
 
-class CalendarView(RoleRequiredMixin, View):
-    """Day and week view per practitioner, and the day of all practitioners side by side."""
+def safe_date(value: str | None) -> datetime.date | None:
+    try:
+        return parse_date(value or "")
+    except ValueError:  # well formed but no such day
+        return None
 
-    allowed_roles = STAFF_ROLES
 
-    def get(self, request: HttpRequest) -> HttpResponse:
-        user = request.user
-        now = timezone.now()
-        people = list(practitioners())
-        front_desk = has_role(user, *FRONT_DESK)
-        me = next((p for p in people if p.pk == user.pk), None)
+@dataclass(frozen=True)
+class Showing:
+    """What the calendar shows, as its URL says: view, date, practitioner, the patient being
+    booked for, and whether cancelled appointments show."""
+
+    view: str
+    day: datetime.date
+    practitioner: User | None
+    patient: Patient | None
+    cancelled: bool
+
+    @classmethod
+    def of(cls, request: HttpRequest, people: list[User]) -> Showing:
+        me = next((p for p in people if p.pk == request.user.pk), None)
+        front_desk = has_role(request.user, *FRONT_DESK)
         view = request.GET.get("view", "")
-        if view not in VIEWS:
+        if view not in VIEWS:  # a practitioner their own week, the front desk everyone
             view = "week" if me is not None and not front_desk else "all"
-        day = safe_date(request.GET.get("date")) or timezone.localdate()
         wanted = request.GET.get("practitioner", "")
-        chosen = next((p for p in people if str(p.pk) == wanted), None) or me or \
-            (people[0] if people else None)
+        chosen = next((p for p in people if str(p.pk) == wanted), None) or me
         patient = None
-        if front_desk and (request.GET.get("patient") or "").isdigit():
+        if front_desk and request.GET.get("patient", "").isdigit():
             patient = Patient.objects.filter(pk=request.GET["patient"]).first()
-        show_cancelled = request.GET.get("cancelled") == "1"
+        return cls(
+            view=view, day=safe_date(request.GET.get("date")) or timezone.localdate(),
+            practitioner=chosen or (people[0] if people else None), patient=patient,
+            cancelled=request.GET.get("cancelled") == "1",
+        )
 
-        if view == "week":
-            monday = day - datetime.timedelta(days=day.weekday())
-            days = [monday + datetime.timedelta(days=i) for i in range(7)]
-        else:
-            days = [day]
-        shown = people if view == "all" else [chosen] if chosen else []
-        appointments = list(appointments_between(
-            local_midnight(days[0]), local_midnight(days[-1] + datetime.timedelta(days=1)),
-            [p.pk for p in shown], with_cancelled=show_cancelled,
-        ))
-        hours = hours_by_practitioner(shown)
-        if view == "week":
-            busy = {timezone.localtime(a.start).date() for a in appointments}
-            days = [d for d in days if d.weekday() < 5 or d in busy or any(
-                d.weekday() in hours[p.pk] for p in shown)]
-        columns = [(d, p) for d in days for p in shown]
-        first, last = grid.bounds(columns, hours, appointments)
-        state = {
-            "view": view, "practitioner": chosen.pk if chosen and view != "all" else None,
-            "patient": patient.pk if patient else None,
-            "cancelled": "1" if show_cancelled else None,
+    def days(self) -> list[datetime.date]:
+        if self.view != "week":
+            return [self.day]
+        monday = self.day - datetime.timedelta(days=self.day.weekday())
+        return [monday + datetime.timedelta(days=i) for i in range(7)]
+
+    def url(self, **changes: Any) -> str:
+        params = {
+            "view": self.view, "date": self.day.isoformat(),
+            "practitioner": getattr(self.practitioner, "pk", None) if self.view != "all"
+            else None,
+            "patient": getattr(self.patient, "pk", None), "cancelled": "1" if self.cancelled
+            else None,
         }
-        here = calendar_url(date=day.isoformat(), **state)
+        return calendar_url(**(params | changes))
 
-        def book_href(slot_day: datetime.date, person: Any, label: str) -> str:
-            query = {"practitioner": person.pk, "start": f"{slot_day.isoformat()}T{label}",
-                     "next": here}
-            if patient is not None:
-                query["patient"] = patient.pk
-            return reverse("book") + "?" + urlencode(query)
+    @cached_property
+    def here(self) -> str:
+        return self.url()
 
-        step = datetime.timedelta(days=7 if view == "week" else 1)
-        context = {
-            "nav": "calendar", "title": _("Calendar"), "view": view, "day": day,
-            "people": people, "chosen": chosen, "patient": patient, "front_desk": front_desk,
-            "show_cancelled": show_cancelled, "here": here,
-            "columns": grid.build(
-                columns, hours=hours, appointments=appointments, first=first, last=last,
-                now=now, book_href=book_href if front_desk else None,
-                visible_patients=visible_patient_ids(user),
-            ),
-            "hour_labels": grid.hour_labels(first, last),
-            "rows": (last - first) // grid.SLOT_MINUTES,
-            "first_minute": first,
-            "heading": self.heading(view, days, chosen),
-            "prev_url": calendar_url(date=(day - step).isoformat(), **state),
-            "next_url": calendar_url(date=(day + step).isoformat(), **state),
-            "today_url": calendar_url(**state),
-            "view_urls": [
-                (key, label, calendar_url(date=day.isoformat(), **(state | {"view": key})))
-                for key, label in (("day", _("Day")), ("week", _("Week")),
-                                   ("all", _("All practitioners")))
-            ],
-            "cancelled_url": calendar_url(date=day.isoformat(), **(
-                state | {"cancelled": None if show_cancelled else "1"})),
-            "state": state,
-            "book_url": reverse("book") + "?" + urlencode({
-                k: v for k, v in {"practitioner": getattr(chosen, "pk", ""),
-                                  "start": f"{day.isoformat()}T09:00", "next": here,
-                                  "patient": getattr(patient, "pk", "")}.items() if v}),
-        }
-        return render(request, "scheduling/calendar.html", context)
+    def moved(self, steps: int) -> str:
+        days = 7 if self.view == "week" else 1
+        return self.url(date=(self.day + datetime.timedelta(days=steps * days)).isoformat())
 
-    def heading(self, view: str, days: list[datetime.date], chosen: Any) -> str:
-        if view == "week":
+    def book_url(self, day: datetime.date, practitioner: Any, time: str) -> str:
+        query = {"practitioner": practitioner.pk, "start": f"{day.isoformat()}T{time}",
+                 "next": self.here}
+        if self.patient is not None:
+            query["patient"] = self.patient.pk
+        return reverse("book") + "?" + urlencode(query)
+
+    def heading(self, days: list[datetime.date]) -> str:
+        if self.view == "week":
             return _("Week %(week)s · %(first)s – %(last)s") % {
                 "week": days[0].isocalendar().week,
                 "first": formats.date_format(days[0], "j M"),
@@ -189,11 +172,52 @@ class CalendarView(RoleRequiredMixin, View):
         return formats.date_format(days[0], "l j F Y")
 
 
-def safe_date(value: str | None) -> datetime.date | None:
-    try:
-        return parse_date(value or "")
-    except ValueError:  # well formed but no such day
-        return None
+class CalendarView(RoleRequiredMixin, View):
+    """Day and week view per practitioner, and the day of all practitioners side by side."""
+
+    allowed_roles = STAFF_ROLES
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        people = list(practitioners())
+        showing = Showing.of(request, people)
+        front_desk = has_role(request.user, *FRONT_DESK)
+        days = showing.days()
+        if showing.view == "all":
+            shown = people
+        else:
+            shown = [showing.practitioner] if showing.practitioner else []
+        appointments = list(appointments_between(
+            local_midnight(days[0]), local_midnight(days[-1] + datetime.timedelta(days=1)),
+            [p.pk for p in shown], with_cancelled=showing.cancelled,
+        ))
+        hours = hours_by_practitioner(shown)
+        if showing.view == "week":  # the weekend only when someone works or is booked then
+            busy = {timezone.localtime(a.start).date() for a in appointments}
+            days = [d for d in days if d.weekday() < 5 or d in busy
+                    or any(d.weekday() in hours[p.pk] for p in shown)]
+        columns = [(d, p) for d in days for p in shown]
+        first, last = grid.bounds(columns, hours, appointments)
+        return render(request, "scheduling/calendar.html", {
+            "nav": "calendar", "title": _("Calendar"), "showing": showing,
+            "view": showing.view, "day": showing.day, "chosen": showing.practitioner,
+            "patient": showing.patient, "people": people, "front_desk": front_desk,
+            "here": showing.here, "heading": showing.heading(days),
+            "columns": grid.build(
+                columns, hours=hours, appointments=appointments, first=first, last=last,
+                now=timezone.now(), book_href=showing.book_url if front_desk else None,
+                visible_patients=visible_patient_ids(request.user),
+            ),
+            "hour_labels": grid.hour_labels(first, last),
+            "rows": (last - first) // grid.SLOT_MINUTES, "first_minute": first,
+            "prev_url": showing.moved(-1), "next_url": showing.moved(1),
+            "today_url": showing.url(date=None),
+            "view_urls": [(key, label, showing.url(view=key)) for key, label in (
+                ("day", _("Day")), ("week", _("Week")), ("all", _("All practitioners")))],
+            "cancelled_url": showing.url(cancelled=None if showing.cancelled else "1"),
+            "stop_url": showing.url(patient=None),
+            "book_url": showing.book_url(showing.day, showing.practitioner, "09:00")
+            if showing.practitioner else "",
+        })
 
 
 class BookView(RoleRequiredMixin, View):
