@@ -208,6 +208,10 @@ def book_appointment(
     check_credits(patient=patient, appointment_type=appointment_type, starts=starts)
     clash = find_clash(practitioner.pk, spans)
     if clash is not None:
+        # The clash may be this very form, submitted twice, committed since we looked.
+        existing = _series(idempotency_key)
+        if existing:
+            return existing
         raise AppointmentClash(clash_message(clash, weeks))
     appointments = [
         Appointment(
