@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from django.db import models
+from djmoney.money import Money
 
 from .models import AuditEntry
 
@@ -14,6 +15,8 @@ from .models import AuditEntry
 def display_value(value: Any) -> str:
     if value is None:
         return ""
+    if isinstance(value, Money):  # str(Money) follows the user's language; the log must not
+        return f"{value.currency} {value.amount:.2f}"
     if isinstance(value, models.Model):
         return str(value)
     if isinstance(value, models.fields.files.FieldFile):

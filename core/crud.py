@@ -2,7 +2,9 @@
 
 A screen is a `Crud` configuration (model, form, columns, search); `Crud.urls()` gives its
 four URLs. Lists answer HTMX requests with just the table; saves go through a service with
-audit and optimistic concurrency.
+audit and optimistic concurrency. A screen may archive what is still in use instead of
+deleting it (`archive_field`), and a form may show hints that follow the input live
+(`live_hint_fields`, answered by the screen's `hints/` URL).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any, ClassVar
 
 from django import forms
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import models
 from django.db.models import Q, QuerySet
@@ -33,11 +36,31 @@ class ConcurrencyModelForm(forms.ModelForm):  # type: ignore[type-arg]
 
     _fingerprint = forms.CharField(widget=forms.HiddenInput, required=False)
 
+    #: fields under which `live_hints()` shows a line that follows the input as it is typed
+    live_hint_fields: ClassVar[tuple[str, ...]] = ()
+    #: a heading shown above a field: {field name: heading}
+    section_headings: ClassVar[dict[str, Text]] = {}
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if not self.is_bound and self.instance.pk is not None:
             seen = services.form_snapshot(self, self.instance)
             self.initial["_fingerprint"] = audit.fingerprint(seen)
+
+    def live_hints(self) -> dict[str, str]:
+        """{field name: hint} computed from what the form holds now; may be partial input."""
+        return {}
+
+    def current_value(self, name: str) -> Any:
+        """The field's value as typed so far (None while invalid), or its initial value."""
+        field = self.fields[name]
+        if not self.is_bound:
+            return self.get_initial_for_field(field, name)
+        raw = field.widget.value_from_datadict(self.data, self.files, self.add_prefix(name))
+        try:
+            return field.clean(raw)
+        except ValidationError:
+            return None
 
 
 @dataclass(frozen=True)
@@ -83,6 +106,10 @@ class Crud:
     intro_template: ClassVar[str] = ""
     row_extra_template: ClassVar[str] = ""
     form_intro_template: ClassVar[str] = ""
+    #: when set (e.g. "is_active"), delete archives an object that anything still refers to
+    archive_field: ClassVar[str] = ""
+    #: what an archived object still does and no longer does, told before and after archiving
+    archive_text: ClassVar[Text] = ""
 
     def queryset(self) -> QuerySet[Any]:
         qs = self.model._default_manager.all()
@@ -110,8 +137,39 @@ class Crud:
 
     def delete(self, obj: Any, *, by: Any) -> str:
         """Delete (or retire) the object; return the message for the user."""
-        services.delete_object(obj, by=by)
-        return _("%(object)s has been deleted.") % {"object": obj}
+        if not self.archive_field:
+            services.delete_object(obj, by=by)
+            return _("%(object)s has been deleted.") % {"object": obj}
+        outcome, found = services.delete_or_archive(obj, field=self.archive_field, by=by)
+        if outcome == services.DeleteOutcome.DELETED:
+            return _("%(object)s has been deleted.") % {"object": obj}
+        return " ".join([
+            _("%(object)s is used by %(uses)s, so it has been archived instead of deleted.")
+            % {"object": obj, "uses": services.describe_references(found)},
+            str(self.archive_text),
+        ]).strip()
+
+    def delete_consequence(self, obj: Any) -> dict[str, Any]:
+        """What the confirmation page says will happen, and the button that does it."""
+        found = services.references(obj) if self.archive_field else []
+        if not found:
+            return {"title": _("Delete %(object)s?") % {"object": obj},
+                    "text": self.delete_text or _("This cannot be undone."),
+                    "button": _("Delete"), "allowed": True}
+        uses = services.describe_references(found)
+        if not getattr(obj, self.archive_field):
+            return {"title": _("%(object)s cannot be deleted") % {"object": obj},
+                    "text": _("It is archived and still used by %(uses)s.") % {"uses": uses},
+                    "button": "", "allowed": False}
+        return {
+            "title": _("Archive %(object)s?") % {"object": obj},
+            "text": " ".join([
+                _("It is used by %(uses)s, so it will be archived instead of deleted.")
+                % {"uses": uses},
+                str(self.archive_text),
+            ]).strip(),
+            "button": _("Archive"), "allowed": True,
+        }
 
     def saved_message(self, obj: Any, created: bool) -> str:
         return _("%(kind)s ‘%(object)s’ has been saved.") % {
@@ -140,10 +198,16 @@ class Crud:
         ]
         if self.can_delete:
             views.append(("<int:pk>/delete/", "delete", CrudDeleteView))
+        if self.has_live_hints:
+            views.append(("hints/", "hints", CrudHintsView))
         return [
             path(route, view.as_view(crud=self), name=f"{self.name}-{action}")
             for route, action, view in views
         ]
+
+    @property
+    def has_live_hints(self) -> bool:
+        return bool(getattr(self.form_class, "live_hint_fields", ()))
 
     def context(self) -> dict[str, Any]:
         meta = self.model._meta
@@ -207,6 +271,11 @@ class CrudFormView(CrudView):
         kwargs = self.config.form_kwargs(request) | {"instance": obj}
         if request.method == "POST":
             kwargs |= {"data": request.POST, "files": request.FILES}
+        elif obj.pk is None:
+            # add/?package=3 starts the form with that package chosen
+            fields = self.config.form_class.base_fields
+            given = {k: v for k, v in request.GET.items() if k in fields and not k.startswith("_")}
+            kwargs["initial"] = kwargs.get("initial", {}) | given
         return self.config.form_class(**kwargs)
 
     def render_form(self, request: HttpRequest, form: Any, obj: Any, status: int = 200) -> Any:
@@ -218,6 +287,8 @@ class CrudFormView(CrudView):
             "history": audit.history(obj)[:50] if obj.pk is not None else [],
             "delete_url": crud.url("delete", obj) if obj.pk and crud.can_delete else "",
             "cancel_url": crud.success_url(obj) if obj.pk else crud.url("list"),
+            "hints_url": crud.url("hints") if crud.has_live_hints else "",
+            "live_hints": form.live_hints() if hasattr(form, "live_hints") else {},
         }
         return render(request, "crud/form.html", context, status=status)
 
@@ -241,10 +312,23 @@ class CrudFormView(CrudView):
         return self.render_form(request, form, obj, status=422)
 
 
+class CrudHintsView(CrudView):
+    """The live hints of a form for what the user has typed so far (HTMX, out-of-band)."""
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        crud = self.config
+        form = crud.form_class(data=request.GET, **crud.form_kwargs(request),
+                               instance=crud.model())
+        context = {"form": form, "live_hints": form.live_hints()}  # type: ignore[attr-defined]
+        return render(request, "crud/_live_hints.html", context)
+
+
 class CrudDeleteView(CrudView):
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         obj = get_object_or_404(self.rows(), pk=pk)
-        context = self.config.context() | {"object": obj}
+        context = self.config.context() | {
+            "object": obj, "consequence": self.config.delete_consequence(obj),
+        }
         return render(request, "crud/confirm_delete.html", context)
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:

@@ -8,7 +8,12 @@ from django.contrib.auth.models import Group, User
 from django.db import transaction
 from django.utils import timezone
 
+from invoicing.models import Account, Product, VatTreatment
+from packages.models import Package
+from scheduling.models import AppointmentType
+
 from .models import Practice
+from .money import eur
 from .roles import Role
 
 DEMO_PASSWORD = "flux-demo"  # noqa: S105 - demo only; the loader refuses in production
@@ -16,6 +21,10 @@ DEMO_USERS = [
     ("admin", "Anna", "de Beheerder", "admin@demo.flux.test", Role.ADMIN),
     ("balie", "Bram", "van de Balie", "balie@demo.flux.test", Role.RECEPTIONIST),
     ("therapeut", "Tessa", "Therapeut", "therapeut@demo.flux.test", Role.PRACTITIONER),
+]
+DEMO_ACCOUNTS = [
+    ("8010", "Omzet fysiotherapie", Account.Kind.REVENUE),
+    ("1920", "Vooruitgefactureerde omzet", Account.Kind.BALANCE_SHEET),
 ]
 DEMO_PATIENTS = [
     ("Jan", "Jansen", datetime.date(1980, 3, 12), "jan.jansen@example.nl", "06 1234 5678", "nl"),
@@ -25,7 +34,11 @@ DEMO_PATIENTS = [
     ("Emma", "Visser", datetime.date(2001, 9, 30), "emma.visser@example.com", "", "en"),
     ("Daan", "Smit", datetime.date(1988, 4, 17), "daan.smit@example.nl", "06 9876 5432", "nl"),
 ]
-DEMO_TYPES = [("Intake", 60, "#7a5195"), ("Behandeling", 30, "#1f6f8b")]
+# Appointment types that book without credits (the credit ledger comes later).
+DEMO_VISIT_TYPES = [
+    ("Intake", {"duration_minutes": 45, "price": eur("65.00"), "colour": "#b54708"}),
+    ("Losse behandeling", {"duration_minutes": 30, "price": eur("55.00"), "colour": "#1f6f8b"}),
+]
 # (weekday, time, type, patient index): a week of the demo practitioner's calendar.
 DEMO_WEEK = [
     (0, "09:00", 0, 0), (0, "10:30", 1, 1), (0, "14:00", 1, 2),
@@ -60,15 +73,52 @@ def load_demo() -> list[str]:
             user.save()
             user.groups.set([Group.objects.get(name=role)])
             created.append(username)
+    created += load_demo_settings()
     created += load_calendar_demo()
     return created
 
 
+def load_demo_settings() -> list[str]:
+    """The article's example: chart of accounts, package, product and standard appointments."""
+    created: list[str] = []
+    accounts = {}
+    for code, name, kind in DEMO_ACCOUNTS:
+        accounts[code], made = Account.objects.get_or_create(
+            code=code, defaults={"name": name, "kind": kind}
+        )
+        if made:
+            created.append(f"account {code}")
+    # Names need not be unique (archived packages, types): look up, create when missing.
+    package = Package.objects.filter(name="Fysio 10×").order_by("-is_active", "pk").first()
+    if package is None:
+        package = Package.objects.create(
+            name="Fysio 10×", internal_rate=eur("60.00"),  # type: ignore[misc]
+            ledger_account=accounts["8010"], balance_sheet_item=accounts["1920"],
+        )
+        created.append("package Fysio 10×")
+    if not Product.objects.filter(code="FYS10").exists():
+        Product.objects.create(
+            code="FYS10", name="Fysio 10×", price=eur("1200.00"),  # type: ignore[misc]
+            package=package, credits_per_unit=10, vat_treatment=VatTreatment.EXEMPT,
+        )
+        created.append("product FYS10")
+    types = [
+        ("Behandeling fysiotherapie", {"duration_minutes": 30, "package": package, "credits": 1,
+                                       "colour": "#1f6f8b"}),
+        DEMO_VISIT_TYPES[0],
+    ]
+    for name, fields in types:
+        if not AppointmentType.objects.filter(name=name).exists():
+            AppointmentType.objects.create(name=name, **fields)
+            created.append(f"type {name}")
+    return created
+
+
 def load_calendar_demo() -> list[str]:
-    """Patients, two appointment types, working hours and a week of appointments for the
-    demo practitioner, in the week the demo is first loaded."""
+    """Patients, working hours and a week of appointments (of types without a package) for
+    the demo practitioner, in the week the demo is first loaded."""
     from patients.models import Patient
-    from scheduling.models import Appointment, AppointmentType, WorkingHours
+    from scheduling.models import Appointment, WorkingHours
     from scheduling.services import book_appointment
 
     created: list[str] = []
@@ -82,12 +132,12 @@ def load_calendar_demo() -> list[str]:
         if made:
             created.append(f"patient {patient}")
     types = []
-    for name, minutes, colour in DEMO_TYPES:
-        demo_type, made = AppointmentType.objects.get_or_create(
-            name=name, defaults={"duration_minutes": minutes, "colour": colour})
-        types.append(demo_type)
-        if made:
+    for name, fields in DEMO_VISIT_TYPES:
+        demo_type = AppointmentType.objects.filter(name=name).order_by("pk").first()
+        if demo_type is None:
+            demo_type = AppointmentType.objects.create(name=name, **fields)
             created.append(f"type {name}")
+        types.append(demo_type)
     therapist = User.objects.get(username="therapeut")
     if not WorkingHours.objects.filter(practitioner=therapist).exists():
         for day in range(5):

@@ -7,6 +7,8 @@ from typing import Any
 
 from django import forms
 from django.db import models, transaction
+from django.db.models import Q
+from django.utils.text import get_text_list
 from django.utils.translation import gettext as _
 
 from . import audit
@@ -84,6 +86,62 @@ def delete_object(obj: models.Model, *, by: Any) -> None:
             _("%(object)s is still in use and cannot be deleted.") % {"object": locked}
         ) from exc
 
+
+def references(obj: models.Model) -> list[tuple[type[models.Model], int]]:
+    """Which kinds of rows refer to `obj`, and how many of each. Walks every reverse relation
+    the ORM knows (hidden ones too), so relations that later apps add are counted as well."""
+    filters: dict[type[models.Model], Q] = {}
+    for rel in obj._meta.get_fields(include_hidden=True):
+        if not (rel.auto_created and not rel.concrete and rel.is_relation):
+            continue
+        related = rel.related_model
+        if related is None or isinstance(related, str) or related._meta.auto_created:
+            continue  # an automatic many-to-many table is counted through its relation
+        field_name = rel.field.name  # type: ignore[union-attr]
+        filters[related] = filters.get(related, Q()) | Q(**{field_name: obj})
+    found = []
+    for related, condition in filters.items():
+        count = related._base_manager.filter(condition).count()
+        if count:
+            found.append((related, count))
+    return found
+
+
+def describe_references(found: list[tuple[type[models.Model], int]]) -> str:
+    """E.g. "1 product and 2 standard appointments"."""
+    parts = [
+        f"{count} {meta.verbose_name if count == 1 else meta.verbose_name_plural}"
+        for meta, count in ((model._meta, count) for model, count in found)
+    ]
+    return str(get_text_list(parts, _("and")))
+
+
+class DeleteOutcome:
+    DELETED = "deleted"
+    ARCHIVED = "archived"
+
+
+@transaction.atomic
+def delete_or_archive(
+    obj: models.Model, *, field: str = "is_active", by: Any
+) -> tuple[str, list[tuple[type[models.Model], int]]]:
+    """Delete `obj` when nothing refers to it; otherwise archive it (`field` becomes False).
+    The row lock keeps new references out until the decision is committed."""
+    locked = type(obj)._default_manager.select_for_update().get(pk=obj.pk)
+    found = references(locked)
+    if not found:
+        audit.record(locked, AuditEntry.Action.DELETE, {}, by=by)
+        locked.delete()
+        return DeleteOutcome.DELETED, found
+    if not getattr(locked, field):
+        raise ObjectInUseError(
+            _("%(object)s is already archived. It is still used by %(uses)s, so it cannot be "
+              "deleted.") % {"object": locked, "uses": describe_references(found)}
+        )
+    setattr(locked, field, False)
+    locked.save(update_fields=[field])
+    audit.record(locked, AuditEntry.Action.ARCHIVE, {field: ["True", "False"]}, by=by)
+    return DeleteOutcome.ARCHIVED, found
 
 
 @transaction.atomic

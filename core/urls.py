@@ -1,6 +1,9 @@
 from django.urls import URLPattern, URLResolver, include, path
 from django.utils.translation import gettext_lazy as _
 
+from invoicing.views import AccountCrud, ProductCrud
+from packages.views import PackageCrud
+from scheduling.type_screens import AppointmentTypeCrud
 from scheduling.urls import settings_urlpatterns as scheduling_settings
 
 from .views import (
@@ -15,12 +18,6 @@ from .views import (
 
 # Screens that later issues build; until then they say so.
 planned_settings = [
-    not_built("invoices/packages/", "packages-list", "packages", _("Packages"), settings=True),
-    not_built("invoices/products/", "products-list", "products", _("Products"), settings=True),
-    not_built("invoices/accounts/", "accounts-list", "accounts", _("Chart of accounts"),
-              settings=True),
-    not_built("appointments/standard/", "appointment-types-list", "standard",
-              _("Standard appointments"), settings=True),
     not_built("communication/email-templates/", "email-templates", "email-templates",
               _("Email templates"), settings=True),
     not_built("communication/sent-emails/", "sent-emails", "sent-emails", _("Sent emails"),
@@ -31,6 +28,10 @@ settings_urls: list[URLPattern | URLResolver] = [
     path("", SettingsHomeView.as_view(), name="settings"),
     path("practice/", include(PracticeCrud().urls())),
     path("users/", include(UserCrud().urls())),
+    path("invoices/packages/", include(PackageCrud().urls())),
+    path("invoices/products/", include(ProductCrud().urls())),
+    path("invoices/accounts/", include(AccountCrud().urls())),
+    path("appointments/standard/", include(AppointmentTypeCrud().urls())),
     path("history/<str:label>/<str:pk>/", HistoryView.as_view(), name="history"),
     path("appointments/", include(scheduling_settings)),
     *planned_settings,

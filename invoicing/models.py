@@ -1,12 +1,16 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import cast
 
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 from djmoney.models.fields import MoneyField
 from djmoney.models.validators import MaxMoneyValidator, MinMoneyValidator
+from djmoney.money import Money
+
+from core.money import per_unit
 
 
 class Account(models.Model):
@@ -84,3 +88,10 @@ class Product(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} {self.name}"
+
+    @property
+    def price_per_credit(self) -> Money | None:
+        """1200 for 10 credits: 120 per credit (gross, VAT included)."""
+        if self.package_id is None or not self.credits_per_unit:
+            return None
+        return per_unit(cast(Money, self.price), self.credits_per_unit)

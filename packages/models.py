@@ -62,8 +62,25 @@ class Package(models.Model):
             models.UniqueConstraint(
                 Lower("name"), condition=models.Q(is_active=True),
                 name="package_active_name_unique",
+                violation_error_message=_("An active package with this name already exists."),
+            ),
+            # Lots snapshot these terms, so the pair must always make sense.
+            models.CheckConstraint(
+                name="package_validity_consistent",
+                condition=(
+                    models.Q(validity_unit=ValidityUnit.NONE, validity_count__isnull=True)
+                    | (~models.Q(validity_unit=ValidityUnit.NONE)
+                       & models.Q(validity_count__gte=1))
+                ),
+                violation_error_message=_("Give the validity as a number of days or months."),
             ),
         ]
 
     def __str__(self) -> str:
         return self.name
+
+
+# The credit ledger lives in its own module; imported here so Django registers it.
+from .ledger_models import CreditBalance, CreditEntry, CreditLot  # noqa: E402
+
+__all__ = ["CreditBalance", "CreditEntry", "CreditLot", "Outcome", "Package", "ValidityUnit"]

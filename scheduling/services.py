@@ -129,20 +129,22 @@ def clash_message(clash: Appointment, series: int = 1) -> str:
 
 # ── Booking ──────────────────────────────────────────────────────────────────────────────
 
-def check_credits(
-    *, patient: Any, appointment_type: AppointmentType, starts: list[datetime.datetime]
-) -> None:
+def apply_credits(appointments: list[Appointment], *, by: Any) -> None:
     # ═══ CREDIT LEDGER HOOK ═══════════════════════════════════════════════════════════════
-    # The one place where booking (and a change of type) looks at the type's package. Until
-    # the credit ledger tracks credits, a type that consumes credits is refused, so nothing
-    # consumes credits that are not recorded. The ledger replaces this with: check that the
-    # covering lots hold `appointment_type.credits` per start, and reserve them.
-    if appointment_type.package_id is not None:
-        raise AppointmentError(
-            _("Appointments using credits cannot be booked yet: ‘%(type)s’ uses credits of "
-              "the package ‘%(package)s’. Choose an appointment type without a package.")
-            % {"type": appointment_type, "package": appointment_type.package}
-        )
+    # The one place where booking (and a change of type) looks at the type's package. It runs
+    # inside the booking's transaction, after the appointments are inserted: raising here
+    # books nothing. Until the credit ledger tracks credits, a type that consumes credits is
+    # refused, so nothing consumes credits that are not recorded. The ledger replaces this
+    # with reserving `type.credits` per appointment from the covering lots
+    # (packages.ledger.reserve), which raises when they hold too few.
+    for appointment in appointments:
+        kind = appointment.type
+        if kind.package_id is not None:
+            raise AppointmentError(
+                _("Appointments using credits cannot be booked yet: ‘%(type)s’ uses credits "
+                  "of the package ‘%(package)s’. Choose an appointment type without a "
+                  "package.") % {"type": kind, "package": kind.package}
+            )
 
 
 def find_clash(
@@ -205,7 +207,6 @@ def book_appointment(
     duration = datetime.timedelta(minutes=appointment_type.duration_minutes)
     starts = weekly_starts(start, weeks)
     spans = [(s, s + duration) for s in starts]
-    check_credits(patient=patient, appointment_type=appointment_type, starts=starts)
     clash = find_clash(practitioner.pk, spans)
     if clash is not None:
         # The clash may be this very form, submitted twice, committed since we looked.
@@ -235,6 +236,7 @@ def book_appointment(
             if clash is not None:
                 raise AppointmentClash(clash_message(clash, weeks)) from exc
         raise
+    apply_credits(appointments, by=by)
     for appointment in appointments:
         audit.record(appointment, AuditEntry.Action.CREATE, {
             "patient": ["", str(patient)],
@@ -276,10 +278,9 @@ def reschedule_appointment(
             _("Someone else changed this appointment after you opened it. Close it and open "
               "it again to see the change.")
         )
-    if appointment_type.pk != current.type_id:
-        if not appointment_type.is_active:
-            raise AppointmentError(_("This appointment type is no longer in use."))
-        check_credits(patient=current.patient, appointment_type=appointment_type, starts=[start])
+    type_changed = appointment_type.pk != current.type_id
+    if type_changed and not appointment_type.is_active:
+        raise AppointmentError(_("This appointment type is no longer in use."))
     end = start + datetime.timedelta(minutes=appointment_type.duration_minutes)
     clash = find_clash(practitioner.pk, [(start, end)], exclude_pk=current.pk)
     if clash is not None:
@@ -299,6 +300,8 @@ def reschedule_appointment(
         if _sqlstate(exc) == EXCLUSION_VIOLATION and clash is not None:
             raise AppointmentClash(clash_message(clash)) from exc
         raise
+    if type_changed:
+        apply_credits([current], by=by)
     after = {
         "practitioner": practitioner.get_full_name() or practitioner.username,
         "type": str(appointment_type), "start": when(start, end), "note": note,

@@ -94,3 +94,37 @@ def test_escaped_name(admin_client: Client) -> None:
     body = admin_client.get("/settings/users/").content.decode()
     assert "<script>alert(1)</script>" not in body
     assert "&lt;script&gt;" in body
+
+
+def png_bytes() -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (40, 20), (31, 111, 139)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.mark.django_db
+def test_logo_upload_is_served(admin_client: Client, settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    settings.MEDIA_ROOT = tmp_path
+    logo = SimpleUploadedFile("logo.png", png_bytes(), content_type="image/png")
+    data = practice_data(_fingerprint=fingerprint(admin_client)) | {"logo": logo}
+    assert admin_client.post(URL, data).status_code == 302
+    response = Client().get("/practice/logo/")
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content).startswith(b"\x89PNG")
+
+
+@pytest.mark.django_db
+def test_logo_must_be_an_image(admin_client: Client, settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    settings.MEDIA_ROOT = tmp_path
+    fake = SimpleUploadedFile("logo.png", b"<script>alert(1)</script>", content_type="image/png")
+    response = admin_client.post(URL, practice_data() | {"logo": fake})
+    assert response.status_code == 422
+    assert "logo" in response.context["form"].errors

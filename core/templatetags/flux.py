@@ -46,6 +46,12 @@ def role_label(name: str) -> str:
         return name
 
 
+@register.filter
+def item(mapping: Any, key: str) -> Any:
+    """{{ hints|item:field.name }}: a dict entry, or "" when there is none."""
+    return mapping.get(key, "") if hasattr(mapping, "get") else ""
+
+
 @register.simple_tag
 def crud_url(crud: Any, action: str, obj: Any = None) -> str:
     return str(crud.url(action, obj))

@@ -59,7 +59,7 @@ def test_receptionist_books_moves_and_cancels_a_weekly_series(page: Any) -> None
     dialog = page.locator("#cal-dialog")
     dialog.get_by_label("Patiënt").fill("jans")
     dialog.get_by_label("Jan Jansen").check()
-    dialog.get_by_label("Afspraaktype").select_option(label="Behandeling (30 min)")
+    dialog.get_by_label("Afspraaktype").select_option(label="Losse behandeling (30 min)")
     dialog.get_by_label("Aantal afspraken").fill("3")
     screenshot(page, "calendar-2-booking-dialog")
     follow(page, dialog.get_by_role("button", name="Boeken"))
