@@ -11,10 +11,8 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import URLPattern, path, reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views import View
 
 from core.crud import Column, Crud, CrudFormView, CrudView
-from core.roles import FRONT_DESK, Role, RoleRequiredMixin, has_role
 
 from . import placeholders, queries, services
 from .forms import EmailTemplateForm
@@ -228,20 +226,3 @@ class SendAgainView(CrudView):
 
 
 # --------------------------------------------------------------- a patient's emails
-
-class PatientEmailsView(RoleRequiredMixin, View):
-    """The Emails tab of the patient page: the partial for HTMX, or a page of its own."""
-
-    allowed_roles = FRONT_DESK
-
-    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        from patients.models import Patient
-
-        patient = get_object_or_404(Patient, pk=pk)
-        context = {
-            "patient": patient, "emails": queries.emails_for_patient(patient)[:200],
-            "can_open": has_role(request.user, Role.ADMIN), "nav": "patients",
-        }
-        if request.headers.get("HX-Request"):
-            return render(request, "communication/_patient_emails.html", context)
-        return render(request, "communication/patient_emails.html", context)

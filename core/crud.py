@@ -28,7 +28,7 @@ from django.utils.translation import gettext as _
 from django.views import View
 
 from . import audit, services
-from .roles import Role, RoleRequiredMixin
+from .roles import Role, RoleRequiredMixin, has_role
 
 Text = str | Promise  # plain or lazily translated
 
@@ -95,6 +95,10 @@ class Crud:
     select_related: ClassVar[tuple[str, ...]] = ()
     prefetch_related: ClassVar[tuple[Any, ...]] = ()
     roles: ClassVar[tuple[str, ...]] = (Role.ADMIN,)
+    #: roles that may see the list without managing (empty: the same as `roles`)
+    list_roles: ClassVar[tuple[str, ...]] = ()
+    #: the page frame: the Settings menu, or "crud/main_frame.html" for screens outside it
+    frame_template: ClassVar[str] = "settings/base.html"
     paginate_by: ClassVar[int] = 25
     can_delete: ClassVar[bool] = True
     title: ClassVar[Text] = ""
@@ -103,6 +107,8 @@ class Crud:
     delete_text: ClassVar[Text] = ""
     intro_template: ClassVar[str] = ""
     row_extra_template: ClassVar[str] = ""
+    #: inside the form, above the fields (e.g. a duplicate warning with its checkbox)
+    form_top_template: ClassVar[str] = ""
     #: when set (e.g. "is_active"), delete archives an object that anything still refers to
     archive_field: ClassVar[str] = ""
     #: what an archived object still does and no longer does, told before and after archiving
@@ -124,6 +130,10 @@ class Crud:
         if self.prefetch_related:
             qs = qs.prefetch_related(*self.prefetch_related)
         return qs.order_by(*self.ordering)
+
+    def visible(self, qs: QuerySet[Any], request: HttpRequest) -> QuerySet[Any]:
+        """The rows this request's user may see at all."""
+        return qs
 
     def search(self, qs: QuerySet[Any], term: str) -> QuerySet[Any]:
         query = Q()
@@ -204,6 +214,14 @@ class Crud:
             return self.list_name
         return f"{self.name}-{action}"
 
+    def link_url(self, obj: Any) -> str:
+        """Where a row's link column leads."""
+        return self.url(self.row_action, obj)
+
+    def success_url(self, obj: Any) -> str:
+        """Where a successful save leads."""
+        return self.url("list")
+
     def url(self, action: str, obj: Any = None) -> str:
         if obj is None:
             return reverse(self.url_name(action))
@@ -255,12 +273,19 @@ class CrudView(RoleRequiredMixin, View):
         self.allowed_roles = self.config.roles
         return super().dispatch(request, *args, **kwargs)
 
+    def rows(self) -> QuerySet[Any]:
+        return self.config.visible(self.config.queryset(), self.request)
+
 
 class CrudListView(CrudView):
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        self.allowed_roles = self.config.list_roles or self.config.roles
+        return RoleRequiredMixin.dispatch(self, request, *args, **kwargs)
+
     def get(self, request: HttpRequest) -> HttpResponse:
         crud = self.config
         term = request.GET.get("q", "").strip()[:100]
-        qs = crud.queryset()
+        qs = self.rows()
         if term:
             qs = crud.search(qs, term)
         page = Paginator(qs, crud.paginate_by).get_page(request.GET.get("page"))
@@ -269,7 +294,10 @@ class CrudListView(CrudView):
              "deletable": crud.can_delete and crud.deletable(obj)}
             for obj in page.object_list
         ]
-        context = crud.context() | {"page": page, "rows": rows, "q": term}
+        context = crud.context() | {
+            "page": page, "rows": rows, "q": term,
+            "can_manage": has_role(request.user, *crud.roles),
+        }
         template = "crud/_table.html" if request.headers.get("HX-Request") else "crud/list.html"
         return render(request, template, context)
 
@@ -278,7 +306,7 @@ class CrudFormView(CrudView):
     def get_object(self, pk: int | None) -> Any:
         if pk is None:
             return self.config.model()
-        return get_object_or_404(self.config.queryset(), pk=pk)
+        return get_object_or_404(self.rows(), pk=pk)
 
     def make_form(self, request: HttpRequest, obj: Any) -> forms.ModelForm:  # type: ignore[type-arg]
         kwargs = self.config.form_kwargs(request) | {"instance": obj}
@@ -300,6 +328,7 @@ class CrudFormView(CrudView):
             "history": audit.history(obj)[:50] if obj.pk is not None else [],
             "delete_url": crud.url("delete", obj)
             if obj.pk and crud.can_delete and crud.deletable(obj) else "",
+            "cancel_url": crud.success_url(obj) if obj.pk else crud.url("list"),
             "hints_url": crud.url("hints") if crud.has_live_hints else "",
             "live_hints": form.live_hints() if hasattr(form, "live_hints") else {},
         }
@@ -322,7 +351,7 @@ class CrudFormView(CrudView):
                 form.add_error(None, exc)
             else:
                 messages.success(request, self.config.saved_message(saved, pk is None))
-                return HttpResponseRedirect(self.config.url("list"))
+                return HttpResponseRedirect(self.config.success_url(saved))
         return self.render_form(request, form, obj, status=422)
 
 
@@ -350,14 +379,14 @@ class CrudDetailView(CrudView):
 
 class CrudDeleteView(CrudView):
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        obj = get_object_or_404(self.config.queryset(), pk=pk)
+        obj = get_object_or_404(self.rows(), pk=pk)
         context = self.config.context() | {
             "object": obj, "consequence": self.config.delete_consequence(obj),
         }
         return render(request, "crud/confirm_delete.html", context)
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        obj = get_object_or_404(self.config.queryset(), pk=pk)
+        obj = get_object_or_404(self.rows(), pk=pk)
         try:
             message = self.config.delete(obj, by=request.user)
         except services.ObjectInUseError as exc:

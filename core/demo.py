@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import datetime
+
 from django.contrib.auth.models import Group, User
 from django.db import transaction
+from django.utils import timezone
 
 from invoicing.models import Account, Product, VatTreatment
 from packages.models import Package
@@ -22,6 +25,26 @@ DEMO_USERS = [
 DEMO_ACCOUNTS = [
     ("8010", "Omzet fysiotherapie", Account.Kind.REVENUE),
     ("1920", "Vooruitgefactureerde omzet", Account.Kind.BALANCE_SHEET),
+]
+DEMO_PATIENTS = [
+    ("Jan", "Jansen", datetime.date(1980, 3, 12), "jan.jansen@example.nl", "06 1234 5678", "nl"),
+    ("Fatima", "El Amrani", datetime.date(1992, 7, 1), "fatima@example.nl", "06 2345 6789", "nl"),
+    ("Sanne", "de Vries", datetime.date(1975, 11, 23), "sanne.devries@example.nl", "", "nl"),
+    ("Pieter", "Bakker", datetime.date(1958, 1, 5), "", "030 765 43 21", "nl"),
+    ("Emma", "Visser", datetime.date(2001, 9, 30), "emma.visser@example.com", "", "en"),
+    ("Daan", "Smit", datetime.date(1988, 4, 17), "daan.smit@example.nl", "06 9876 5432", "nl"),
+]
+# Appointment types that book without credits (the credit ledger comes later).
+DEMO_VISIT_TYPES = [
+    ("Intake", {"duration_minutes": 45, "price": eur("65.00"), "colour": "#b54708"}),
+    ("Losse behandeling", {"duration_minutes": 30, "price": eur("55.00"), "colour": "#1f6f8b"}),
+]
+# (weekday, time, type, patient index): a week of the demo practitioner's calendar.
+DEMO_WEEK = [
+    (0, "09:00", 0, 0), (0, "10:30", 1, 1), (0, "14:00", 1, 2),
+    (1, "08:30", 1, 3), (1, "11:00", 0, 4), (2, "09:30", 1, 0),
+    (2, "13:00", 1, 5), (3, "10:00", 1, 1), (3, "15:30", 1, 2),
+    (4, "09:00", 1, 3), (4, "11:30", 1, 4), (4, "16:00", 1, 0),
 ]
 
 
@@ -51,6 +74,7 @@ def load_demo() -> list[str]:
             user.groups.set([Group.objects.get(name=role)])
             created.append(username)
     created += load_demo_settings()
+    created += load_calendar_demo()
     return created
 
 
@@ -81,10 +105,58 @@ def load_demo_settings() -> list[str]:
     types = [
         ("Behandeling fysiotherapie", {"duration_minutes": 30, "package": package, "credits": 1,
                                        "colour": "#1f6f8b"}),
-        ("Intake", {"duration_minutes": 45, "price": eur("65.00"), "colour": "#b54708"}),
+        DEMO_VISIT_TYPES[0],
     ]
     for name, fields in types:
         if not AppointmentType.objects.filter(name=name).exists():
             AppointmentType.objects.create(name=name, **fields)
             created.append(f"type {name}")
+    return created
+
+
+def load_calendar_demo() -> list[str]:
+    """Patients, working hours and a week of appointments (of types without a package) for
+    the demo practitioner, in the week the demo is first loaded."""
+    from patients.models import Patient
+    from scheduling.models import Appointment, WorkingHours
+    from scheduling.services import book_appointment
+
+    created: list[str] = []
+    patients = []
+    for first, last, born, email, phone, language in DEMO_PATIENTS:
+        patient, made = Patient.objects.get_or_create(
+            first_name=first, last_name=last, date_of_birth=born,
+            defaults={"email": email, "phone": phone, "language": language},
+        )
+        patients.append(patient)
+        if made:
+            created.append(f"patient {patient}")
+    types = []
+    for name, fields in DEMO_VISIT_TYPES:
+        demo_type = AppointmentType.objects.filter(name=name).order_by("pk").first()
+        if demo_type is None:
+            demo_type = AppointmentType.objects.create(name=name, **fields)
+            created.append(f"type {name}")
+        types.append(demo_type)
+    therapist = User.objects.get(username="therapeut")
+    if not WorkingHours.objects.filter(practitioner=therapist).exists():
+        for day in range(5):
+            WorkingHours.objects.create(practitioner=therapist, weekday=day,
+                                        start=datetime.time(8, 30), end=datetime.time(17, 0))
+        created.append("working hours")
+    desk = User.objects.get(username="balie")
+    today = timezone.localdate()
+    monday = today - datetime.timedelta(days=today.weekday())
+    booked = 0
+    for n, (day, at, type_index, who) in enumerate(DEMO_WEEK):
+        key = f"demo-appointment-{n}"
+        if Appointment.objects.filter(idempotency_key=key).exists():
+            continue
+        start = timezone.make_aware(datetime.datetime.combine(
+            monday + datetime.timedelta(days=day), datetime.time.fromisoformat(at)))
+        book_appointment(patient=patients[who], practitioner=therapist, start=start,
+                         appointment_type=types[type_index], idempotency_key=key, by=desk)
+        booked += 1
+    if booked:
+        created.append(f"{booked} appointments")
     return created

@@ -19,6 +19,7 @@ SETTINGS_MENU = [
     ]),
     (_("Appointments"), [
         ("standard", _("Standard appointments"), "appointment-types-list"),
+        ("working-hours", _("Working hours"), "working-hours"),
     ]),
     (_("Communication"), [
         ("email-templates", _("Email templates"), "email-templates"),

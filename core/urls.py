@@ -5,6 +5,7 @@ from communication.urls import settings_urlpatterns as communication_settings
 from invoicing.views import AccountCrud, ProductCrud
 from packages.views import PackageCrud
 from scheduling.type_screens import AppointmentTypeCrud
+from scheduling.urls import settings_urlpatterns as scheduling_settings
 
 from .views import (
     HistoryView,
@@ -26,14 +27,14 @@ settings_urls: list[URLPattern | URLResolver] = [
     path("appointments/standard/", include(AppointmentTypeCrud().urls())),
     path("history/<str:label>/<str:pk>/", HistoryView.as_view(), name="history"),
     path("communication/", include(communication_settings)),
+    path("appointments/", include(scheduling_settings)),
 ]
 
 urlpatterns = [
     path("", HomeView.as_view(), name="home"),
     path("practice/logo/", practice_logo, name="practice-logo"),
-    not_built("calendar/", "calendar", "calendar", _("Calendar"), settings=False),
-    not_built("patients/", "patients", "patients", _("Patients"), settings=False),
+    path("calendar/", include("scheduling.urls")),
+    path("patients/", include("patients.urls")),
     not_built("invoices/", "invoices", "invoices", _("Invoices"), settings=False),
     path("settings/", include(settings_urls)),
-    path("", include("communication.urls")),
 ]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import dj_database_url
 import dj_email_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -53,6 +54,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "django.contrib.postgres",
     "djmoney",
     "core",
     "patients",
@@ -115,6 +117,11 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "email-outbox-sweeper": {"task": "communication.tasks.sweep_outbox", "schedule": 60.0},
+    # Hourly, so an appointment becomes attended shortly after the end of the next day.
+    "mark-unmarked-appointments-attended": {
+        "task": "scheduling.tasks.mark_unmarked_attended",
+        "schedule": crontab(minute="5"),
+    },
 }
 CELERY_TIMEZONE = "Europe/Amsterdam"
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -26,4 +27,15 @@ class Patient(models.Model):
         indexes = [models.Index(fields=["last_name", "first_name"])]
 
     def __str__(self) -> str:
+        return self.full_name
+
+    @property
+    def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}"
+
+    @property
+    def age(self) -> int | None:
+        if self.date_of_birth is None:
+            return None
+        today, born = timezone.localdate(), self.date_of_birth
+        return today.year - born.year - ((today.month, today.day) < (born.month, born.day))

@@ -22,7 +22,7 @@ def money(value: Any) -> str:
     return format_amount(value)
 
 
-@register.filter
+@register.filter(expects_localtime=True)  # datetimes in the practice's time zone
 def cell(value: Any) -> Any:
     """Show a table cell value the way the UI formats that kind of value."""
     if value is None or value == "":
@@ -57,3 +57,8 @@ def item(mapping: Any, key: str) -> Any:
 @register.simple_tag
 def crud_url(crud: Any, action: str, obj: Any = None) -> str:
     return str(crud.url(action, obj))
+
+
+@register.simple_tag
+def crud_link(crud: Any, obj: Any) -> str:
+    return str(crud.link_url(obj))

@@ -1,0 +1,3 @@
+from .views import patient_urls
+
+urlpatterns = patient_urls()

@@ -1,0 +1,168 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import URLPattern, path, reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views import View
+
+from communication import queries as communication_queries
+from core.crud import Column, Crud, CrudFormView, CrudListView
+from core.roles import FRONT_DESK, STAFF_ROLES, Role, RoleRequiredMixin, has_role
+from scheduling.models import Appointment
+from scheduling.queries import sees_all_patients, visible_patient_filter
+
+from . import queries, services
+from .forms import PatientForm
+from .models import Patient
+
+
+class PatientCrud(Crud):
+    """The patient list (search as you type) and the create/edit form."""
+
+    model = Patient
+    form_class = PatientForm
+    name = "patients"
+    frame_template = "crud/main_frame.html"
+    columns = [
+        Column("full_name", gettext_lazy("Name"), link=True),
+        Column("date_of_birth", gettext_lazy("Date of birth")),
+        Column("phone", gettext_lazy("Phone")),
+        Column("email", gettext_lazy("Email")),
+        Column("next_appointment", gettext_lazy("Next appointment")),
+    ]
+    search_fields = ("first_name", "last_name", "email", "phone", "date_of_birth")
+    roles = FRONT_DESK
+    list_roles = STAFF_ROLES
+    can_delete = False  # medical records are kept (WGBO), never deleted from a list
+    paginate_by = 50
+    title = gettext_lazy("Patients")
+    add_label = gettext_lazy("+ Add patient")
+    empty_text = gettext_lazy("No patients yet. Register one with + Add patient.")
+    form_top_template = "patients/_duplicates.html"
+
+    def queryset(self) -> QuerySet[Any]:
+        return queries.with_next_appointment(queries.alphabetical(Patient.objects.all()))
+
+    def visible(self, qs: QuerySet[Any], request: HttpRequest) -> QuerySet[Any]:
+        return qs.filter(visible_patient_filter(request.user))
+
+    def search(self, qs: QuerySet[Any], term: str) -> QuerySet[Any]:
+        return queries.search(qs, term)
+
+    def link_url(self, obj: Any) -> str:
+        return reverse("patient", args=[obj.pk])
+
+    def success_url(self, obj: Any) -> str:
+        return self.link_url(obj)
+
+    def save(self, form: Any, *, by: Any) -> Patient:
+        return services.save_patient(form, by=by)
+
+    def saved_message(self, obj: Any, created: bool) -> str:
+        if created:
+            return _("Patient ‘%(patient)s’ has been registered.") % {"patient": obj}
+        return _("The details of ‘%(patient)s’ have been saved.") % {"patient": obj}
+
+    def urls(self) -> list[URLPattern]:
+        list_view = CrudListView.as_view(crud=self)
+        form_view = CrudFormView.as_view(crud=self)
+        return [
+            path("", list_view, name="patients"),  # the menu's name for the list
+            path("", list_view, name="patients-list"),
+            path("new/", form_view, name="patients-add"),
+            path("<int:pk>/edit/", form_view, name="patients-edit"),
+        ]
+
+
+def tabs(user: Any) -> list[tuple[str, Any]]:
+    result = [("details", _("Details")), ("appointments", _("Appointments"))]
+    if has_role(user, *FRONT_DESK):
+        result += [
+            ("packages", _("Packages")), ("invoices", _("Invoices")), ("emails", _("Emails")),
+        ]
+    return result
+
+
+def patient_for(request: HttpRequest, pk: int) -> Patient:
+    """The patient, if this user may see them: 403 otherwise, whether or not they exist."""
+    patient = queries.visible_patients(request.user).filter(pk=pk).first()
+    if patient is None:
+        if sees_all_patients(request.user):
+            raise Http404
+        raise PermissionDenied
+    return patient
+
+
+class PatientView(RoleRequiredMixin, View):
+    """The patient page, one tab at a time."""
+
+    allowed_roles = STAFF_ROLES
+    tab = "details"
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        patient = patient_for(request, pk)
+        available = tabs(request.user)
+        if self.tab not in dict(available):
+            raise PermissionDenied
+        context: dict[str, Any] = {
+            "patient": patient, "tab": self.tab, "tabs": available, "nav": "patients",
+            "title": str(patient), "can_manage": has_role(request.user, *FRONT_DESK),
+        }
+        if self.tab == "appointments":
+            context |= self.appointments(patient)
+        if self.tab == "emails":
+            context |= {
+                "emails": communication_queries.emails_for_patient(patient)[:200],
+                "can_open": has_role(request.user, Role.ADMIN),
+            }
+            if request.headers.get("HX-Request"):
+                return render(request, "communication/_patient_emails.html", context)
+        return render(request, "patients/patient.html", context)
+
+    def appointments(self, patient: Patient) -> dict[str, Any]:
+        now = timezone.now()
+        rows = list(
+            Appointment.objects.filter(patient=patient)
+            .select_related("practitioner", "type").order_by("start", "pk")
+        )
+        return {
+            "upcoming": [a for a in rows if a.end > now],
+            "past": [a for a in reversed(rows) if a.end <= now],
+        }
+
+
+class PatientLookupView(RoleRequiredMixin, View):
+    """Search as you type in the booking form: at most ten patients, as radio buttons."""
+
+    allowed_roles = FRONT_DESK
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        term = request.GET.get("patient_search", "").strip()[:100]
+        chosen = request.GET.get("patient", "")
+        selected = Patient.objects.filter(pk=chosen).first() if chosen.isdigit() else None
+        matches = queries.alphabetical(queries.search(Patient.objects.all(), term))
+        found = list(matches[:10]) if term else []
+        if selected is not None:
+            found = [selected] + [p for p in found if p.pk != selected.pk][:9]
+        return render(request, "patients/_lookup.html", {
+            "found": found, "selected": selected, "term": term,
+        })
+
+
+def patient_urls() -> list[URLPattern]:
+    return [
+        *PatientCrud().urls(),
+        path("lookup/", PatientLookupView.as_view(), name="patient-lookup"),
+        path("<int:pk>/", PatientView.as_view(), name="patient"),
+        *[
+            path(f"<int:pk>/{tab}/", PatientView.as_view(tab=tab), name=f"patient-{tab}")
+            for tab in ("appointments", "packages", "invoices", "emails")
+        ],
+    ]
