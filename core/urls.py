@@ -38,6 +38,6 @@ urlpatterns = [
     path("practice/logo/", practice_logo, name="practice-logo"),
     not_built("calendar/", "calendar", "calendar", _("Calendar"), settings=False),
     not_built("patients/", "patients", "patients", _("Patients"), settings=False),
-    not_built("invoices/", "invoices", "invoices", _("Invoices"), settings=False),
+    path("invoices/", include("invoicing.invoice_urls")),
     path("settings/", include(settings_urls)),
 ]

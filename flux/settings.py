@@ -112,7 +112,11 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    "invoicing-requeue-stale-pdfs": {
+        "task": "invoicing.tasks.requeue_stale_pdfs", "schedule": 300.0,
+    },
+}
 CELERY_TIMEZONE = "Europe/Amsterdam"
 
 PASSWORD_HASHERS = [

@@ -84,3 +84,10 @@ class Product(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} {self.name}"
+
+
+# Invoices live in their own module; imported here so Django registers them.
+from .invoice_models import Invoice, InvoiceCounter, InvoiceLine  # noqa: E402
+
+__all__ = ["VAT_RATES", "Account", "Invoice", "InvoiceCounter", "InvoiceLine", "Product",
+           "VatTreatment"]
