@@ -27,9 +27,9 @@ class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 class LineInline(admin.TabularInline):  # type: ignore[type-arg]
     model = InvoiceLine
-    fields = ["position", "code", "description", "quantity", "discount_percent", "unit_price",
-              "vat_treatment", "gross", "net", "vat", "credit_lot"]
-    readonly_fields = fields
+    fields = readonly_fields = (
+        "position", "code", "description", "quantity", "discount_percent", "unit_price",
+        "vat_treatment", "gross", "net", "vat", "credit_lot")
     extra = 0
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:

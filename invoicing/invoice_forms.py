@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.db.models import Q
@@ -86,8 +86,9 @@ class BaseLineFormSet(forms.BaseFormSet):  # type: ignore[type-arg]
         return [form.line() for form in self.kept()]
 
 
-LineFormSet = forms.formset_factory(LineForm, formset=BaseLineFormSet, extra=0, min_num=1,
-                                    can_delete=True, max_num=50, validate_max=True)
+LineFormSet = cast(type[BaseLineFormSet], forms.formset_factory(
+    LineForm, formset=BaseLineFormSet, extra=0, min_num=1, can_delete=True, max_num=50,
+    validate_max=True))
 
 
 def line_initial(lines: Any) -> list[dict[str, Any]]:

@@ -134,14 +134,6 @@ class Invoice(models.Model):
 
     # ------------------------------------------------------------------ immutability
 
-    def stored_status(self) -> str | None:
-        if self.pk is None or self._state.adding:
-            return None
-        status: str | None = (
-            Invoice.objects.filter(pk=self.pk).values_list("status", flat=True).first()
-        )
-        return status
-
     def save(self, *args: Any, **kwargs: Any) -> None:
         stored = self.stored_status()
         if stored not in (None, self.Status.DRAFT):
@@ -161,6 +153,14 @@ class Invoice(models.Model):
                 % {"number": self.number})
         return super().delete(*args, **kwargs)
 
+    def stored_status(self) -> str | None:
+        if self.pk is None or self._state.adding:
+            return None
+        status: str | None = (
+            Invoice.objects.filter(pk=self.pk).values_list("status", flat=True).first()
+        )
+        return status
+
     # ------------------------------------------------------------------ reading
 
     @property
@@ -178,6 +178,12 @@ class Invoice(models.Model):
         if status == self.OVERDUE:
             return str(_("Overdue"))
         return str(self.Status(status).label)
+
+    @property
+    def payment_reference_display(self) -> str:
+        """RF18 2026 0000 1: in groups of four, as banks print it."""
+        ref = self.payment_reference
+        return " ".join(ref[i:i + 4] for i in range(0, len(ref), 4))
 
     def rate_totals(self) -> list[Any]:
         """Per VAT rate the sums of the lines' stored amounts (what the invoice shows)."""
@@ -252,6 +258,20 @@ class InvoiceLine(models.Model):
     def __str__(self) -> str:
         return f"{self.quantity} × {self.description}"
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self._refuse_unless_draft()
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        self._refuse_unless_draft()
+        return super().delete(*args, **kwargs)
+
+    @property
+    def vat_label(self) -> str:
+        from .vat import short_label
+
+        return short_label(self.vat_treatment)
+
     @property
     def credits(self) -> int:
         return self.quantity * (self.credits_per_unit or 0)
@@ -261,11 +281,3 @@ class InvoiceLine(models.Model):
             "status", flat=True).first()
         if status not in (None, Invoice.Status.DRAFT):
             raise InvoiceImmutable(_("The lines of an issued invoice cannot change."))
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        self._refuse_unless_draft()
-        super().save(*args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any) -> Any:
-        self._refuse_unless_draft()
-        return super().delete(*args, **kwargs)

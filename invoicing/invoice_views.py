@@ -26,6 +26,7 @@ from . import invoices
 from .invoice_forms import InvoiceForm, LineFormSet, line_initial, product_label
 from .invoice_models import Invoice
 from .models import Product
+from .vat import short_label
 
 Status = Invoice.Status
 STATUS_FILTERS = [
@@ -215,7 +216,7 @@ def preview_rows(formset: Any) -> dict[str, Any]:
         product = form.cleaned_data["product"]
         rows[int(form.prefix.rsplit("-", 1)[1])] = {
             "price": product.price, "amount": amounts.gross,
-            "vat": product.get_vat_treatment_display()}
+            "vat": short_label(product.vat_treatment)}
     cells = [(i, rows.get(i)) for i in range(formset.total_form_count())]
     return {"rows": rows, "cells": cells, "totals": totals}
 
@@ -251,7 +252,8 @@ class InvoiceLineRowView(FrontDeskMixin, View):
         raw = request.GET.get(f"{LINES_PREFIX}-TOTAL_FORMS") or "0"
         index = min(int(raw), 49) if raw.isdigit() else 0
         formset = LineFormSet(prefix=LINES_PREFIX)
-        form = formset._construct_form(index)  # the formset's own numbering and prefix
+        form = formset.empty_form  # with the DELETE box the formset adds
+        form.prefix = formset.add_prefix(index)
         return render(request, "invoicing/invoice_line_row.html",
                       {"line": form, "index": index, "total_forms": index + 1, "oob": True})
 
@@ -276,7 +278,7 @@ class PatientSearchView(FrontDeskMixin, View):
 
 class InvoiceDetailView(FrontDeskMixin, View):
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        invoice = get_object_or_404(Invoice.objects.select_related("patient"), pk=pk)
+        invoice: Invoice = get_object_or_404(Invoice.objects.select_related("patient"), pk=pk)
         context = {"nav": "invoices", "invoice": invoice, "title": str(invoice),
                    "lines": invoice.lines.order_by("position"),
                    "rates": invoice.rate_totals(), "pdf_stale": pdf_stale(invoice)}

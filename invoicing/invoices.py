@@ -196,7 +196,7 @@ def snapshot_logo(practice: Practice) -> str:
     if not practice.logo:
         return ""
     try:
-        with default_storage.open(practice.logo.name, "rb") as handle:
+        with default_storage.open(practice.logo.name or "", "rb") as handle:
             data = handle.read(3 * 1024 * 1024)
     except (SuspiciousFileOperation, OSError, ValueError):
         logger.warning("practice logo %r cannot be read; invoice without logo",
@@ -295,8 +295,9 @@ def issue_invoice(invoice: Invoice, *, by: Any) -> Invoice:
 
     # Pending lots (DOMAIN.md rule 1); balances locked in package order, so two invoices
     # for one patient never wait on each other crosswise.
-    for line in sorted((li for li in lines if li.package_id), key=lambda li: (li.package_id,
-                                                                               li.pk)):
+    for line in sorted((li for li in lines if li.package_id),
+                       key=lambda li: (li.package_id, li.pk)):
+        assert line.package is not None
         line.credit_lot = ledger.grant_lot(
             patient=patient, package=line.package, credits=line.credits,
             value_total=line.net, source="invoice", pending=True,

@@ -20,7 +20,6 @@ from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.storage import default_storage
 from django.template.loader import render_to_string
 from django.utils import formats, translation
-from django.utils.translation import gettext as _
 from stdnum import iban, iso11649
 from weasyprint import HTML
 from weasyprint.urls import URLFetcher, URLFetcherResponse
@@ -28,9 +27,9 @@ from weasyprint.urls import URLFetcher, URLFetcherResponse
 from core.money import format_amount
 
 from .invoice_models import Invoice
+from .vat import short_label
 
 logger = logging.getLogger(__name__)
-logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)  # one line per step
 STATIC_DIR = Path(settings.BASE_DIR) / "static"
 
 
@@ -78,12 +77,6 @@ def logo_file(invoice: Invoice) -> Path | None:
     return path if path.is_file() else None
 
 
-def vat_label(treatment: str, rate: Any) -> str:
-    if treatment == "exempt":
-        return _("exempt")
-    return f"{rate.normalize():f} %"
-
-
 def context(invoice: Invoice) -> dict[str, Any]:
     """Everything the template shows, from the snapshot fields only. Call inside the
     invoice's language."""
@@ -93,22 +86,22 @@ def context(invoice: Invoice) -> dict[str, Any]:
         return format_amount(value, lang)
 
     lines = list(invoice.lines.order_by("position"))
-    rates = [{"exempt": r.exempt, "label": vat_label(r.treatment, r.rate),
+    rates = [{"exempt": r.exempt, "label": short_label(r.treatment),
               "net": amount(r.net), "vat": amount(r.vat)} for r in invoice.rate_totals()]
     logo = logo_file(invoice)
     return {
         "invoice": invoice,
         "seller": invoice.seller,
         "buyer": invoice.buyer,
-        "issue_date": formats.date_format(invoice.issue_date, "j F Y"),
-        "due_date": formats.date_format(invoice.due_date, "j F Y"),
+        "issue_date": formats.date_format(invoice.issue_date or "", "j F Y"),
+        "due_date": formats.date_format(invoice.due_date or "", "j F Y"),
         "reference": iso11649.format(invoice.payment_reference),
         "iban": iban.format(invoice.seller.get("iban", "")),
         "lines": [{
             "code": li.code, "description": li.description, "quantity": li.quantity,
             "unit_price": amount(li.unit_price),
             "discount": f"{li.discount_percent.normalize():f} %" if li.discount_percent else "",
-            "vat": vat_label(li.vat_treatment, li.vat_rate), "amount": amount(li.gross),
+            "vat": short_label(li.vat_treatment), "amount": amount(li.gross),
         } for li in lines],
         "has_discount": any(li.discount_percent for li in lines),
         "has_taxed": any(not r["exempt"] for r in rates),
@@ -135,9 +128,25 @@ def render(invoice: Invoice) -> bytes:
 
 
 def warm_up() -> None:
-    """Load WeasyPrint's fonts and layout once, so the first invoice is not the slow one."""
+    """Render the invoice template once with sample data (no database), so WeasyPrint's
+    fonts, styles and layout are loaded before the first real invoice."""
     started = time.perf_counter()
-    css = (STATIC_DIR / "css" / "invoice.css").as_uri()
-    HTML(string=f'<link rel="stylesheet" href="{css}"><p>Flux € 0,00</p>',
-         url_fetcher=SafeFetcher()).write_pdf()
+    sample = {
+        "invoice": {"language": "nl", "number": "2026-00000", "exemption_text": "Vrijgesteld"},
+        "seller": {"name": "Praktijk", "street": "Laan 1", "postal_code": "1234 AB",
+                   "city": "Utrecht", "kvk_number": "12345678", "payment_term_days": 14},
+        "buyer": {"name": "Patiënt", "street": "Straat 1", "city": "Zeist"},
+        "issue_date": "1 januari 2026", "due_date": "15 januari 2026",
+        "reference": "RF00 0000 0000", "iban": "NL00 BANK 0000 0000 00",
+        "lines": [{"code": "X", "description": "Fysio 10×", "quantity": 1,
+                   "unit_price": "€ 1.200,00", "discount": "10 %", "vat": "21 %",
+                   "amount": "€ 1.080,00"}] * 3,
+        "has_discount": True, "has_taxed": True,
+        "rates": [{"exempt": False, "label": "21 %", "net": "€ 892,56", "vat": "€ 187,44"}],
+        "total": "€ 1.080,00", "logo_url": "",
+        "stylesheet": (STATIC_DIR / "css" / "invoice.css").as_uri(),
+    }
+    with translation.override("nl"):
+        html = render_to_string("pdf/invoice.html", sample)
+    HTML(string=html, base_url=STATIC_DIR.as_uri() + "/", url_fetcher=SafeFetcher()).write_pdf()
     logger.info("PDF renderer warm in %.0f ms", (time.perf_counter() - started) * 1000)

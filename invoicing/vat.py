@@ -81,6 +81,13 @@ class Totals:
         return any(not r.exempt for r in self.rates)
 
 
+def short_label(treatment: str) -> str:
+    """How a line shows its VAT: "vrijgesteld", "9 %", "21 %"."""
+    if treatment == VatTreatment.EXEMPT:
+        return str(_("exempt"))
+    return f"{rate_of(treatment).normalize():f} %"
+
+
 def rate_of(treatment: str) -> Decimal:
     return VAT_RATES[VatTreatment(treatment)]
 
