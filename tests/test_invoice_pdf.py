@@ -3,6 +3,7 @@ logo still appears; the patient's language; a render that keeps failing shows a 
 
 from __future__ import annotations
 
+import datetime
 import http.server
 import io
 import threading
@@ -10,10 +11,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import time_machine
 from django.contrib.auth.models import User
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.test import Client
+from django.utils import timezone
 from PIL import Image
 from pypdf import PdfReader
 
@@ -208,3 +211,17 @@ def test_a_render_that_keeps_failing_is_shown_failed_with_a_retry(
     served = receptionist_client.get(f"/invoices/{invoice.pk}/pdf/")
     assert served["Content-Type"] == "application/pdf"
     assert b"".join(served.streaming_content).startswith(b"%PDF")
+
+
+def test_a_pdf_lost_on_its_way_is_queued_again_by_the_sweep(admin, media,
+                                                             eager_celery) -> None:
+    from invoicing.tasks import requeue_stale_pdfs
+
+    make.practice()
+    invoice = invoices.issue_invoice(make.draft(make.patient(), [(make.product(), 1)],
+                                                by=admin), by=admin)
+    assert requeue_stale_pdfs.apply().result == 0  # just issued: its task is on its way
+    with time_machine.travel(timezone.now() + datetime.timedelta(minutes=11)):
+        assert requeue_stale_pdfs.apply().result == 1
+    invoice.refresh_from_db()
+    assert invoice.pdf_state == "ready"

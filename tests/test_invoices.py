@@ -244,3 +244,28 @@ def test_list_filters_and_searches(setup, admin, receptionist_client) -> None:
         assert old.number not in rows(**{"from": "2026-02-01"})
         assert recent.number not in rows(patient=str(setup["patient"].pk))
         assert "€ 1.200,00" in rows(q="vries")  # total and open amount
+
+
+def test_sell_package_opens_the_form_with_the_packages_product(setup, receptionist_client
+                                                               ) -> None:
+    patient, package = setup["patient"], setup["package"]
+    body = receptionist_client.get(
+        f"/invoices/new/?patient={patient.pk}&package={package.pk}").content.decode()
+    assert 'value="FYS10 — Fysio 10 behandelingen"' in body
+    assert f'name="patient" value="{patient.pk}"' in body and "checked" in body
+    assert 'id="invoice-total">€ 1.200,00' in body
+
+
+def test_a_draft_may_be_deleted_an_issued_invoice_never(setup, admin, receptionist_client
+                                                        ) -> None:
+    draft = make.draft(setup["patient"], [(setup["fit"], 1)], by=admin)
+    response = receptionist_client.post(f"/invoices/{draft.pk}/delete/", follow=True)
+    assert "De conceptfactuur is verwijderd." in response.content.decode()
+    assert not Invoice.objects.filter(pk=draft.pk).exists()
+    assert history(draft).first().action == "delete"
+
+    issued = invoices.issue_invoice(make.draft(setup["patient"], [(setup["fit"], 1)],
+                                               by=admin), by=admin)
+    response = receptionist_client.post(f"/invoices/{issued.pk}/delete/", follow=True)
+    assert "is al aangemaakt en kan niet meer worden gewijzigd" in response.content.decode()
+    assert Invoice.objects.filter(pk=issued.pk, status="open").exists()

@@ -65,6 +65,11 @@ def test_receptionist_makes_issues_and_opens_a_product_invoice(page: Any,
     assert invoice.number in text and "Sanne de Boer" in text and "€ 1.201,00" in text
     assert info.value.suggested_filename == f"{invoice.number}.pdf"
 
+    page.get_by_role("link", name="Alle facturen").click()
+    row = page.locator("tbody tr", has_text=invoice.number)
+    assert "Sanne de Boer" in row.inner_text() and "Openstaand" in row.inner_text()
+    screenshot(page, "invoice-list")
+
 
 def expect_text(locator: Any, text: str) -> None:
     from playwright.sync_api import expect
