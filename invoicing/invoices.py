@@ -55,23 +55,21 @@ class LineData:
 
 # ---------------------------------------------------------------------------- pricing
 
+def vat_line(key: Any, product: Product, quantity: int, discount: Decimal) -> vat.LineInput:
+    unit_price: Decimal = product.price.amount  # type: ignore[attr-defined]
+    return vat.LineInput(key, product.vat_treatment, unit_price, quantity, discount)
+
+
 def price(lines: Sequence[LineData]) -> vat.Totals:
     """Totals of lines as the products stand now (for the form's live preview)."""
-    return vat.compute([
-        vat.LineInput(i, line.product.vat_treatment, line.product.price.amount,  # type: ignore[attr-defined]
-                      line.quantity, line.discount_percent)
-        for i, line in enumerate(lines)
-    ])
+    return vat.compute([vat_line(i, li.product, li.quantity, li.discount_percent)
+                        for i, li in enumerate(lines)])
 
 
 def reprice(invoice: Invoice, lines: list[InvoiceLine]) -> vat.Totals:
     """Copy each product's current data onto its line and recompute all amounts."""
-    totals = vat.compute([
-        vat.LineInput(line.pk, line.product.vat_treatment,
-                      line.product.price.amount,  # type: ignore[attr-defined]
-                      line.quantity, line.discount_percent)
-        for line in lines
-    ])
+    totals = vat.compute([vat_line(li.pk, li.product, li.quantity, li.discount_percent)
+                          for li in lines])
     for line, amounts in zip(lines, totals.lines, strict=True):
         product = line.product
         line.code, line.description = product.code, product.name
