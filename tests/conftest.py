@@ -65,4 +65,4 @@ def practitioner_client(practitioner: User) -> Client:
     return client_for(practitioner)
 
 
-from .celery_worker import celery_worker, pdf_worker  # noqa: E402, F401 - fixtures
+from .celery_worker import celery_worker, pdf_worker, quiet_broker  # noqa: E402, F401
