@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
 
+from .roles import FRONT_DESK
+
 # (key, label, URL name); the key is what a view sets as `nav` to highlight its entry.
 MAIN_MENU = [
     ("calendar", _("Calendar"), "calendar"),
     ("patients", _("Patients"), "patients"),
     ("invoices", _("Invoices"), "invoices"),
 ]
+
+# Entries only some roles see (their screens answer 403 to the others).
+MENU_ROLES = {"invoices": FRONT_DESK}
 
 SETTINGS_MENU = [
     (_("Invoices"), [

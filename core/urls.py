@@ -1,5 +1,4 @@
 from django.urls import URLPattern, URLResolver, include, path
-from django.utils.translation import gettext_lazy as _
 
 from communication.urls import settings_urlpatterns as communication_settings
 from invoicing.views import AccountCrud, ProductCrud
@@ -13,7 +12,6 @@ from .views import (
     PracticeCrud,
     SettingsHomeView,
     UserCrud,
-    not_built,
     practice_logo,
 )
 
@@ -35,6 +33,6 @@ urlpatterns = [
     path("practice/logo/", practice_logo, name="practice-logo"),
     path("calendar/", include("scheduling.urls")),
     path("patients/", include("patients.urls")),
-    not_built("invoices/", "invoices", "invoices", _("Invoices"), settings=False),
+    path("invoices/", include("invoicing.invoice_urls")),
     path("settings/", include(settings_urls)),
 ]

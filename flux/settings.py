@@ -122,6 +122,9 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "scheduling.tasks.mark_unmarked_attended",
         "schedule": crontab(minute="5"),
     },
+    "invoicing-requeue-stale-pdfs": {
+        "task": "invoicing.tasks.requeue_stale_pdfs", "schedule": 300.0,
+    },
 }
 CELERY_TIMEZONE = "Europe/Amsterdam"
 
@@ -217,4 +220,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    # WeasyPrint logs every layout step at INFO.
+    "loggers": {"weasyprint.progress": {"level": "WARNING"}},
 }

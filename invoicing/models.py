@@ -95,3 +95,9 @@ class Product(models.Model):
         if self.package_id is None or not self.credits_per_unit:
             return None
         return per_unit(cast(Money, self.price), self.credits_per_unit)
+
+# Invoices live in their own module; imported here so Django registers them.
+from .invoice_models import Invoice, InvoiceCounter, InvoiceLine  # noqa: E402
+
+__all__ = ["VAT_RATES", "Account", "Invoice", "InvoiceCounter", "InvoiceLine", "Product",
+           "VatTreatment"]

@@ -63,3 +63,6 @@ def receptionist_client(receptionist: User) -> Client:
 @pytest.fixture
 def practitioner_client(practitioner: User) -> Client:
     return client_for(practitioner)
+
+
+from .celery_worker import celery_worker, pdf_worker, quiet_broker  # noqa: E402, F401

@@ -118,10 +118,14 @@ def test_user_without_role_sees_polite_page() -> None:
 def test_main_menu_reaches_every_role(receptionist: User, practitioner: User) -> None:
     for user in (receptionist, practitioner):
         client = client_for(user)
-        for url in ("/calendar/", "/patients/", "/invoices/"):
+        for url in ("/calendar/", "/patients/"):
             assert client.get(url).status_code == 200, (user, url)
         body = client.get("/calendar/").content.decode()
         assert 'href="/settings/"' not in body  # no gear for those who may not enter
+    # Invoices are for the front desk only: practitioners neither see nor open them.
+    assert client_for(receptionist).get("/invoices/").status_code == 200
+    assert client_for(practitioner).get("/invoices/").status_code == 403
+    assert 'href="/invoices/"' not in client_for(practitioner).get("/calendar/").content.decode()
 
 
 def test_apps_loaded() -> None:

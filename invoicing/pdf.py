@@ -1,0 +1,152 @@
+"""The invoice PDF: WeasyPrint renders the invoice's snapshot alone, in the patient's language.
+
+Nothing outside the snapshot is read (no product, patient or practice row), so a PDF
+rendered again years later shows what was issued. The URL fetcher opens bundled static
+files, the invoice's own copy of the practice logo and data: URIs, and refuses everything
+else: no network, no other local file, whatever a name or a logo (an SVG) refers to.
+"""
+
+from __future__ import annotations
+
+import logging
+import mimetypes
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from django.conf import settings
+from django.core.exceptions import SuspiciousFileOperation
+from django.core.files.storage import default_storage
+from django.template.loader import render_to_string
+from django.utils import formats, translation
+from stdnum import iban, iso11649
+from weasyprint import HTML
+from weasyprint.urls import URLFetcher, URLFetcherResponse
+
+from core.money import format_amount
+
+from .invoice_models import Invoice
+from .vat import short_label
+
+logger = logging.getLogger(__name__)
+STATIC_DIR = Path(settings.BASE_DIR) / "static"
+
+
+class URLRefused(ValueError):
+    pass
+
+
+class SafeFetcher(URLFetcher):
+    """Allows data: URIs, files under the bundled static folders and the listed files."""
+
+    def __init__(self, allowed_files: tuple[Path, ...] = ()) -> None:
+        super().__init__(timeout=2, allowed_protocols=("data", "file"), allow_redirects=False)
+        self.allowed_files = {p.resolve() for p in allowed_files}
+        self.static_roots = [Path(d).resolve() for d in settings.STATICFILES_DIRS]
+        self.refused: list[str] = []
+
+    def allows(self, path: Path) -> bool:
+        return path in self.allowed_files or any(path.is_relative_to(r) for r in self.static_roots)
+
+    def fetch(self, url: str, headers: Any = None) -> URLFetcherResponse:
+        scheme = url.split(":", 1)[0].lower()
+        if scheme == "data":
+            response: URLFetcherResponse = super().fetch(url, headers)
+            return response
+        if scheme == "file":
+            parts = urlsplit(url)
+            path = Path(unquote(parts.path)).resolve()
+            if parts.netloc in ("", "localhost") and self.allows(path) and path.is_file():
+                kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+                return URLFetcherResponse(path.as_uri(), body=path.read_bytes(),
+                                          headers={"Content-Type": kind})
+        self.refused.append(url)
+        logger.warning("invoice PDF: refused to fetch %s", url[:200])
+        raise URLRefused(f"refused: {url[:200]}")
+
+
+def logo_file(invoice: Invoice) -> Path | None:
+    name = invoice.seller.get("logo") or ""
+    if not name.startswith("invoices/logos/"):
+        return None
+    try:
+        path = Path(default_storage.path(name))
+    except (SuspiciousFileOperation, NotImplementedError):
+        return None
+    return path if path.is_file() else None
+
+
+def context(invoice: Invoice) -> dict[str, Any]:
+    """Everything the template shows, from the snapshot fields only. Call inside the
+    invoice's language."""
+    lang = invoice.language or "nl"
+
+    def amount(value: Any) -> str:
+        return format_amount(value, lang)
+
+    lines = list(invoice.lines.order_by("position"))
+    rates = [{"exempt": r.exempt, "label": short_label(r.treatment),
+              "net": amount(r.net), "vat": amount(r.vat)} for r in invoice.rate_totals()]
+    logo = logo_file(invoice)
+    return {
+        "invoice": invoice,
+        "seller": invoice.seller,
+        "buyer": invoice.buyer,
+        "issue_date": formats.date_format(invoice.issue_date or "", "j F Y"),
+        "due_date": formats.date_format(invoice.due_date or "", "j F Y"),
+        "reference": iso11649.format(invoice.payment_reference),
+        "iban": iban.format(invoice.seller.get("iban", "")),
+        "lines": [{
+            "code": li.code, "description": li.description, "quantity": li.quantity,
+            "unit_price": amount(li.unit_price),
+            "discount": f"{li.discount_percent.normalize():f} %" if li.discount_percent else "",
+            "vat": short_label(li.vat_treatment), "amount": amount(li.gross),
+        } for li in lines],
+        "has_discount": any(li.discount_percent for li in lines),
+        "has_taxed": any(not r["exempt"] for r in rates),
+        "rates": rates,
+        "total": amount(invoice.total),
+        "total_net": amount(invoice.total_net),
+        "total_vat": amount(invoice.total_vat),
+        "logo_url": logo.as_uri() if logo else "",
+        "stylesheet": (STATIC_DIR / "css" / "invoice.css").as_uri(),
+    }
+
+
+def render(invoice: Invoice) -> bytes:
+    started = time.perf_counter()
+    with translation.override(invoice.language or "nl"):
+        html = render_to_string("pdf/invoice.html", context(invoice))
+    logo = logo_file(invoice)
+    fetcher = SafeFetcher(allowed_files=(logo,) if logo else ())
+    data: bytes = HTML(string=html, base_url=STATIC_DIR.as_uri() + "/",
+                       url_fetcher=fetcher).write_pdf()
+    logger.info("invoice %s: PDF rendered in %.0f ms (%d bytes)", invoice.number,
+                (time.perf_counter() - started) * 1000, len(data))
+    return data
+
+
+def warm_up() -> None:
+    """Render the invoice template once with sample data (no database), so WeasyPrint's
+    fonts, styles and layout are loaded before the first real invoice."""
+    started = time.perf_counter()
+    sample = {
+        "invoice": {"language": "nl", "number": "2026-00000", "exemption_text": "Vrijgesteld"},
+        "seller": {"name": "Praktijk", "street": "Laan 1", "postal_code": "1234 AB",
+                   "city": "Utrecht", "kvk_number": "12345678", "payment_term_days": 14},
+        "buyer": {"name": "Patiënt", "street": "Straat 1", "city": "Zeist"},
+        "issue_date": "1 januari 2026", "due_date": "15 januari 2026",
+        "reference": "RF00 0000 0000", "iban": "NL00 BANK 0000 0000 00",
+        "lines": [{"code": "X", "description": "Fysio 10×", "quantity": 1,
+                   "unit_price": "€ 1.200,00", "discount": "10 %", "vat": "21 %",
+                   "amount": "€ 1.080,00"}] * 3,
+        "has_discount": True, "has_taxed": True,
+        "rates": [{"exempt": False, "label": "21 %", "net": "€ 892,56", "vat": "€ 187,44"}],
+        "total": "€ 1.080,00", "logo_url": "",
+        "stylesheet": (STATIC_DIR / "css" / "invoice.css").as_uri(),
+    }
+    with translation.override("nl"):
+        html = render_to_string("pdf/invoice.html", sample)
+    HTML(string=html, base_url=STATIC_DIR.as_uri() + "/", url_fetcher=SafeFetcher()).write_pdf()
+    logger.info("PDF renderer warm in %.0f ms", (time.perf_counter() - started) * 1000)
