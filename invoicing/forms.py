@@ -59,7 +59,7 @@ class ProductForm(ConcurrencyModelForm):
     class Meta:
         model = Product
         fields = ["code", "name", "price", "vat_treatment", "revenue_account", "package",
-                  "credits_per_unit", "is_active"]
+                  "credits_per_unit", "email_template", "is_active"]
         labels = {"is_active": gettext_lazy("Active")}
         help_texts = {
             "vat_treatment": gettext_lazy("For exempt medical care, invoices print the legal "

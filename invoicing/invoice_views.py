@@ -89,19 +89,25 @@ def filter_invoices(params: Any) -> tuple[QuerySet[Invoice], dict[str, Any]]:
     return qs, filters
 
 
+def invoice_table(params: Any) -> dict[str, Any]:
+    """The invoice table's context: the list's, and the patient page's Invoices tab."""
+    qs, filters = filter_invoices(params)
+    page = Paginator(qs, 25).get_page(params.get("page"))
+    query = params.copy()
+    query.pop("page", None)
+    new_url = reverse("invoice-new")
+    if filters["patient"] is not None:
+        new_url += f"?patient={filters['patient'].pk}"
+    return {
+        "page": page, "filters": filters, "query": query.urlencode(), "new_url": new_url,
+        "filtered": any(v for k, v in filters.items() if k != "patient"),
+    }
+
+
 class InvoiceListView(FrontDeskMixin, View):
     def get(self, request: HttpRequest) -> HttpResponse:
-        qs, filters = filter_invoices(request.GET)
-        page = Paginator(qs, 25).get_page(request.GET.get("page"))
-        query = request.GET.copy()
-        query.pop("page", None)
-        new_url = reverse("invoice-new")
-        if filters["patient"] is not None:
-            new_url += f"?patient={filters['patient'].pk}"
-        context = {
-            "nav": "invoices", "title": _("Invoices"), "page": page, "filters": filters,
-            "status_choices": STATUS_FILTERS, "query": query.urlencode(), "new_url": new_url,
-            "filtered": any(v for k, v in filters.items()),
+        context = invoice_table(request.GET) | {
+            "nav": "invoices", "title": _("Invoices"), "status_choices": STATUS_FILTERS,
         }
         template = ("invoicing/invoice_table.html" if request.headers.get("HX-Request")
                     else "invoicing/invoice_list.html")

@@ -28,6 +28,9 @@ from django.utils.translation import gettext as _
 from stdnum import iso11649
 from stdnum.iso7064 import mod_97_10
 
+from communication.attachments import Attachment, AttachmentFile, attachment_provider
+from communication.models import Event
+from communication.services import queue_email
 from core import audit
 from core.models import AuditEntry, Practice
 from core.money import eur
@@ -321,6 +324,7 @@ def issue_invoice(invoice: Invoice, *, by: Any) -> Invoice:
                  {"status": [str(Status.DRAFT.label), str(Status.OPEN.label)],
                   "number": ["", locked.number]}, by=by)
     queue_pdf(locked)
+    queue_invoice_email(locked, by=by)
     return locked
 
 
@@ -389,3 +393,35 @@ def stale_pdf_invoices(now: datetime.datetime | None = None) -> list[int]:
     cutoff = (now or timezone.now()) - STALE_AFTER
     return list(Invoice.objects.filter(pdf_state=PdfState.PENDING,
                                        pdf_updated_at__lt=cutoff).values_list("pk", flat=True))
+
+
+# ---------------------------------------------------------------------------- the email
+
+@attachment_provider
+def invoice_pdf_attachment(object_id: str) -> AttachmentFile:
+    """The invoice PDF for its email, rendered first when the PDF task has not run yet."""
+    store_pdf(int(object_id))
+    invoice = Invoice.objects.get(pk=int(object_id))
+    with invoice.pdf.open("rb") as handle:
+        return AttachmentFile(f"{invoice.number}.pdf", handle.read(), "application/pdf")
+
+
+def queue_invoice_email(invoice: Invoice, *, by: Any) -> None:
+    """The product-invoice email (DOMAIN.md rule 8), in the issuing transaction."""
+    patient = invoice.patient
+    package_lines = [line for line in invoice.lines.all() if line.package_id]
+    first_product = invoice.lines.all()[0].product if invoice.lines.exists() else None
+    queue_email(
+        event=Event.PRODUCT_INVOICE, to=patient.email, language=invoice.language,
+        patient=patient, related=invoice, product=first_product, by=by,
+        idempotency_key=f"product_invoice:{invoice.pk}",
+        attachments=[Attachment.provided_by(invoice_pdf_attachment, invoice.pk)],
+        context={
+            "invoice_number": invoice.number, "invoice_date": invoice.issue_date,
+            "invoice_total": invoice.total, "due_date": invoice.due_date,
+            "iban": invoice.seller.get("iban", ""),
+            "payment_reference": invoice.payment_reference,
+            "package_name": ", ".join(sorted({str(li.package) for li in package_lines})),
+            "credits": sum(li.credits for li in package_lines),
+        },
+    )

@@ -70,6 +70,12 @@ class Product(models.Model):
         _("number of credits"), null=True, blank=True,
         validators=[MinValueValidator(1), MaxValueValidator(1000)],
     )
+    email_template = models.ForeignKey(
+        "communication.EmailTemplate", verbose_name=_("invoice email"), null=True, blank=True,
+        on_delete=models.PROTECT, related_name="+",
+        limit_choices_to={"event": "product_invoice"},
+        help_text=_("Empty: the standard product-invoice email."),
+    )
     is_active = models.BooleanField(_("active"), default=True)
 
     class Meta:

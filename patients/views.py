@@ -15,6 +15,7 @@ from django.views import View
 from communication import queries as communication_queries
 from core.crud import Column, Crud, CrudFormView, CrudListView
 from core.roles import FRONT_DESK, STAFF_ROLES, Role, RoleRequiredMixin, has_role
+from invoicing.invoice_views import invoice_table
 from scheduling.models import Appointment
 from scheduling.queries import sees_all_patients, visible_patient_filter
 
@@ -117,6 +118,12 @@ class PatientView(RoleRequiredMixin, View):
         }
         if self.tab == "appointments":
             context |= self.appointments(patient)
+        if self.tab == "invoices":
+            params = request.GET.copy()
+            params["patient"] = str(patient.pk)
+            context |= invoice_table(params)
+            if request.headers.get("HX-Request"):
+                return render(request, "invoicing/invoice_table.html", context)
         if self.tab == "emails":
             context |= {
                 "emails": communication_queries.emails_for_patient(patient)[:200],

@@ -219,3 +219,39 @@ def test_worker_killed_while_sending_each_email_arrives_resend_has_same_message_
     first.refresh_from_db()
     assert first.attempts == 2 and first.unconfirmed_attempts == 1
     print(f"\nworker restart {restart:.2f} s; deliveries per email: {sorted(counts.values())}")
+
+
+def test_issuing_an_invoice_delivers_one_email_with_its_pdf_in_the_patients_language(
+    env: Servers, admin: Any,
+) -> None:
+    from pypdf import PdfReader
+
+    from invoicing.invoices import issue_invoice
+
+    from . import invoice_factories as inv
+
+    services.ensure_default_templates()
+    template = EmailTemplate.objects.get(event=Event.PRODUCT_INVOICE, name="")
+    services.save_template_texts(template, {
+        "nl": ("Uw pakketfactuur {{ invoice_number }}",
+               "Beste {{ patient_first_name }}, graag {{ invoice_total }} voor {{ due_date }}."),
+    })
+    inv.practice()
+    linked = inv.package()
+    who = inv.patient(email="piet@example.org", language="nl")
+    invoice = inv.draft(who, [(inv.product(package=linked, credits=10), 1)], by=admin)
+    with transaction.atomic():
+        issued = issue_invoice(invoice, by=admin)
+        issue_invoice(issued, by=admin)  # a double click
+    email = OutgoingEmail.objects.get(idempotency_key=f"product_invoice:{issued.pk}")
+    wait_for(lambda: all_sent(email), 30, "the invoice email to be sent")
+    time.sleep(0.5)
+    assert env.mail.count() == 1
+    message = env.mail.messages[0]
+    assert message["Subject"] == f"Uw pakketfactuur {issued.number}"
+    assert "Beste Piet, graag € 1.200,00 voor" in message.get_body(("plain",)).get_content()
+    (pdf,) = list(message.iter_attachments())
+    from io import BytesIO
+
+    text = PdfReader(BytesIO(pdf.get_content())).pages[0].extract_text()
+    assert issued.number in text and "Piet Jansen" in text

@@ -201,9 +201,22 @@ def test_practitioner_has_no_packages_invoices_or_emails_tab(
     assert practitioner_client.get(f"/patients/{mine.pk}/emails/").status_code == 403
     for tab in ("packages", "invoices"):
         assert practitioner_client.get(f"/patients/{mine.pk}/{tab}/").status_code == 403
-        later = receptionist_client.get(f"/patients/{mine.pk}/{tab}/")
-        assert later.status_code == 200
-        assert "comes with a later release" in later.content.decode()
+        assert receptionist_client.get(f"/patients/{mine.pk}/{tab}/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_invoices_tab_lists_only_this_patients_invoices(
+    receptionist_client: Client, receptionist: Any, two_patients: tuple[Patient, Patient],
+) -> None:
+    from . import invoice_factories as inv
+
+    mine, other = two_patients
+    product = inv.product()
+    inv.draft(mine, [(product, 2)], by=receptionist)
+    inv.draft(other, [(product, 1)], by=receptionist)
+    body = receptionist_client.get(f"/patients/{mine.pk}/invoices/").content.decode()
+    assert body.count("/invoices/") >= 2 and f"/invoices/new/?patient={mine.pk}" in body
+    assert str(mine) in body and str(other) not in body
 
 
 @pytest.mark.django_db
