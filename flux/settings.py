@@ -7,6 +7,7 @@ from pathlib import Path
 
 import dj_database_url
 import dj_email_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -88,6 +89,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
                 "core.context_processors.frame",
+                "packages.context_processors.ledger_notice",
             ],
             "string_if_invalid": "",
         },
@@ -112,7 +114,13 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    # Times are Europe/Amsterdam (CELERY_TIMEZONE): expire first, then reconcile.
+    "expire-credit-lots": {"task": "packages.tasks.expire_lots_nightly",
+                           "schedule": crontab(hour=0, minute=30)},
+    "check-ledger": {"task": "packages.tasks.check_ledger_nightly",
+                     "schedule": crontab(hour=3, minute=15)},
+}
 CELERY_TIMEZONE = "Europe/Amsterdam"
 
 PASSWORD_HASHERS = [
