@@ -18,6 +18,6 @@ class Command(BaseCommand):
             self.stdout.write(difference)
         if not result.ok:
             raise CommandError(
-                f"ledger inconsistent: {len(result.differences)} differences", returncode=1
+                f"ledger inconsistent: {len(result.differences)} difference(s)", returncode=1
             )
         self.stdout.write(f"ledger consistent: {result.lots} lots, {result.entries} entries")
