@@ -63,3 +63,7 @@ def counters(patient: Patient, package: Package) -> dict[str, int]:
 def fresh(obj: CreditLot) -> dict[str, int]:
     obj.refresh_from_db()
     return obj.counters()
+
+
+def days_from_now(n: int) -> datetime.date:
+    return timezone.localdate() + datetime.timedelta(days=n)
