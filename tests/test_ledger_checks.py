@@ -6,6 +6,7 @@ import io
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from urllib.parse import quote
 
@@ -137,3 +138,30 @@ def test_beat_runs_the_check_at_a_quarter_past_three_in_amsterdam() -> None:
     expire = settings.CELERY_BEAT_SCHEDULE["expire-credit-lots"]
     assert expire["task"] == tasks.expire_lots_nightly.name
     assert max(expire["schedule"].hour) < min(schedule["schedule"].hour)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_check_sees_no_difference_while_bookings_go_on() -> None:
+    """The nightly check runs while the practice works: it compares counters and entries
+    of one moment, never half of a booking."""
+    pkg, pat = h.package(), h.patient()
+    h.lot(pat, pkg, 2)
+    visit = h.appointment(pat, pkg)
+    done, reports = threading.Event(), []
+
+    def receptionist() -> None:
+        try:
+            for i in range(60):
+                ledger.reserve(visit, credits=1, package=pkg, key=f"r{i}", by=None)
+                ledger.release(visit, key=f"c{i}", by=None)
+        finally:
+            done.set()
+            connection.close()
+
+    worker = threading.Thread(target=receptionist)
+    worker.start()
+    while not done.is_set():
+        reports.append(ledger.check().differences)
+    worker.join()
+    assert len(reports) > 3 and all(r == [] for r in reports)
+    assert ledger.check().entries == 121

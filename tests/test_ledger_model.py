@@ -171,9 +171,11 @@ class LedgerMachine(RuleBasedStateMachine):
         assert done == expected
 
     @precondition(lambda self: bool(self.model.lots))
-    @rule(pick=PICK, days=st.one_of(st.none(), st.integers(-5, 60)))
-    def extend(self, pick: int, days: int | None) -> None:
-        lot = self.lot(pick)
+    @rule(pick=PICK, days=st.one_of(st.none(), st.integers(-5, 60)), lapsed=st.booleans())
+    def extend(self, pick: int, days: int | None, lapsed: bool) -> None:
+        """An administrator extends a lot, often one whose credits have expired already."""
+        lapsed = lapsed and any(lot.expired for lot in self.model.lots.values())
+        lot = self.lot(pick, lambda lot: lot.expired > 0 or not lapsed)
         new = None if days is None else self.today() + datetime.timedelta(days=days)
         try:
             self.model.extend(self.model.lots[lot.pk], new)
@@ -298,9 +300,10 @@ class LedgerMachine(RuleBasedStateMachine):
                 for lot in CreditLot.objects.filter(balance__patient=self.patient)}
         for name, package in self.packages.items():
             assert balances.get(package.pk, zero) == self.model.balance(name), name
-            tomorrow = self.model.now() + datetime.timedelta(days=1)
-            assert (ledger.available_for(self.patient, package, tomorrow)
-                    == self.model.bookable(name, tomorrow)), name
+            for days in (1, -1):  # booking tomorrow; registering yesterday's visit today
+                moment = self.model.now() + datetime.timedelta(days=days)
+                assert (ledger.available_for(self.patient, package, moment)
+                        == self.model.bookable(name, moment)), (name, days)
         assert lots == {i: (lot.counters(), lot.expires_on)
                         for i, lot in self.model.lots.items()}
         held: dict[int, dict[int, int]] = {}

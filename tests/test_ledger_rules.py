@@ -96,8 +96,9 @@ def test_extending_a_lapsed_lot_gives_its_expired_credits_back(clock) -> None:
     entry = ledger.extend(lot, days(60), reason="ill for a month", key="x2", by=None)
     assert entry.credits == 3 and h.fresh(lot)["available"] == 3
     assert ledger.available_for(pat, pkg, h.at(days(30))) == 3
-    with pytest.raises(ledger.LedgerError):
-        ledger.extend(lot, days(59), reason="earlier", key="x3", by=None)
+    for earlier_or_same in (days(59), days(60)):
+        with pytest.raises(ledger.LedgerError):
+            ledger.extend(lot, earlier_or_same, reason="not later", key="x3", by=None)
     assert ledger.derive_differences() == []
 
 
