@@ -7,7 +7,7 @@ import datetime
 
 import pytest
 import time_machine
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from packages import ledger
 from packages.ledger_models import CreditEntry
@@ -236,3 +236,10 @@ def test_expiry_sweep_is_idempotent_and_leaves_reservations() -> None:
     assert ledger.expire_lots(TODAY) == 0
     assert (h.fresh(a)["expired"], h.fresh(b)["expired"]) == (2, 2)
     assert timezone.localdate() == TODAY
+
+
+def test_the_refusal_reads_as_the_issue_says_in_dutch() -> None:
+    pkg, pat = h.package(), h.patient()
+    with translation.override("nl"), pytest.raises(ledger.InsufficientCredits) as refused:
+        ledger.reserve(h.appointment(pat, pkg), credits=1, package=pkg, key="none", by=None)
+    assert str(refused.value) == "Onvoldoende credits: 0 beschikbaar in ‘Fysio 10×’, 1 nodig"
