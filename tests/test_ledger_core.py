@@ -74,7 +74,7 @@ def test_reserve_release_use(patient, package, admin) -> None:
     ledger.reserve(second, credits=1, package=package, key="r2", by=admin)
     with pytest.raises(ledger.InsufficientCredits) as refused:
         ledger.reserve(third, credits=1, package=package, key="r3", by=admin)
-    assert "0 available in ‘Fysio 10×’, 1 needed" in str(refused.value)
+    assert "0 beschikbaar in ‘Fysio 10×’, 1 nodig" in str(refused.value)
     ledger.release(first, key="c1", by=admin)
     ledger.use(second, forfeited=False, key="u2", by=admin)
     ledger.use(second, forfeited=False, key="u2-again", by=admin)  # nothing held any more

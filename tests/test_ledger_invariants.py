@@ -58,7 +58,7 @@ def test_the_ledger_refuses_to_take_more_than_a_lot_holds() -> None:
     with pytest.raises(ledger.LedgerError):
         ledger.revoke(lot, 2, key="cn", by=None)
     # Even a caller that skipped the checks is stopped by the CHECK constraints.
-    with pytest.raises(ledger.LedgerError, match="negative"), transaction.atomic():
+    with pytest.raises(ledger.LedgerError, match="negatief"), transaction.atomic():
         ledger.post(lot, "adjust", 2, ledger.Move(available=-2), key="raw", by=None)
     assert h.fresh(lot)["available"] == 1
 

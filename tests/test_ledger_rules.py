@@ -146,7 +146,7 @@ def test_cancelling_in_time_or_by_the_practice_releases(clock) -> None:
 
 def test_no_show_follows_policy_and_an_administrator_may_waive() -> None:
     _pkg, visit, strict, lenient = two_policy_appointment()
-    with pytest.raises(ledger.LedgerError, match="reason"):
+    with pytest.raises(ledger.LedgerError, match="Geef een reden"):
         ledger.settle_no_show(visit, waived=True, key="w", by=None)
     ledger.settle_no_show(visit, key="ns", by=None)
     assert (h.fresh(strict)["used"], h.fresh(lenient)["available"]) == (1, 1)
@@ -220,9 +220,9 @@ def test_one_appointment_never_reserves_twice() -> None:
     visit, other = h.appointment(pat, pkg), h.appointment(pat, pkg)
     first = ledger.reserve(visit, credits=1, package=pkg, key="k", by=None)
     assert ledger.reserve(visit, credits=1, package=pkg, key="k", by=None) == first
-    with pytest.raises(ledger.LedgerError, match="already holds"):
+    with pytest.raises(ledger.LedgerError, match="al credits gereserveerd"):
         ledger.reserve(visit, credits=1, package=pkg, key="k-other", by=None)
-    with pytest.raises(ledger.LedgerError, match="different change"):
+    with pytest.raises(ledger.LedgerError, match="andere wijziging"):
         ledger.reserve(other, credits=1, package=pkg, key="k", by=None)
     assert h.counters(pat, pkg)["reserved"] == 1
 
