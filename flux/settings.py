@@ -91,6 +91,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
                 "core.context_processors.frame",
+                "packages.context_processors.ledger_notice",
             ],
             "string_if_invalid": "",
         },
@@ -125,6 +126,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "invoicing-requeue-stale-pdfs": {
         "task": "invoicing.tasks.requeue_stale_pdfs", "schedule": 300.0,
     },
+    # Times are Europe/Amsterdam (CELERY_TIMEZONE): expire first, then reconcile.
+    "expire-credit-lots": {"task": "packages.tasks.expire_lots_nightly",
+                           "schedule": crontab(hour=0, minute=30)},
+    "check-ledger": {"task": "packages.tasks.check_ledger_nightly",
+                     "schedule": crontab(hour=3, minute=15)},
 }
 CELERY_TIMEZONE = "Europe/Amsterdam"
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from djmoney.models.fields import MoneyField
 
@@ -151,3 +152,21 @@ class CreditEntry(models.Model):
 
     def deltas(self) -> dict[str, int]:
         return {b: getattr(self, f"d_{b}") for b in BUCKETS}
+
+
+class LedgerCheck(models.Model):
+    """The outcome of one reconciliation run (the nightly task): administrators see a notice
+    while the latest one found differences."""
+
+    ran_at = models.DateTimeField(_("checked at"), default=timezone.now)
+    ok = models.BooleanField(_("consistent"))
+    lots = models.PositiveIntegerField(default=0)
+    entries = models.PositiveIntegerField(default=0)
+    differences = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["-ran_at", "-pk"]
+        indexes = [models.Index(fields=["-ran_at", "-id"], name="ledgercheck_latest")]
+
+    def __str__(self) -> str:
+        return f"{self.ran_at:%Y-%m-%d %H:%M} {'ok' if self.ok else len(self.differences)}"

@@ -81,6 +81,7 @@ class Package(models.Model):
 
 
 # The credit ledger lives in its own module; imported here so Django registers it.
-from .ledger_models import CreditBalance, CreditEntry, CreditLot  # noqa: E402
+from .ledger_models import CreditBalance, CreditEntry, CreditLot, LedgerCheck  # noqa: E402
 
-__all__ = ["CreditBalance", "CreditEntry", "CreditLot", "Outcome", "Package", "ValidityUnit"]
+__all__ = ["CreditBalance", "CreditEntry", "CreditLot", "LedgerCheck", "Outcome", "Package",
+           "ValidityUnit"]

@@ -212,11 +212,12 @@ def test_a_page_of_50_linked_rows_costs_the_same_queries_as_1(
 @pytest.mark.django_db
 def test_query_count_is_pinned_for_the_package_list(admin_client: Client) -> None:
     """The absolute number, so a new query per page is noticed: session, user, roles,
-    practice, count, rows (with sellability as subqueries)."""
+    practice, the latest ledger check (administrators' notice), count, rows (with
+    sellability as subqueries)."""
     factories.sellable_package("Fysio 10×")
     admin_client.get("/settings/invoices/packages/")
     count, _body = list_queries(admin_client, "/settings/invoices/packages/")
-    assert count == 6
+    assert count == 7
 
 
 def run_together(*jobs: Callable[[], Any]) -> list[Any]:
