@@ -21,3 +21,17 @@ def send_email(pk: int) -> str:
 @shared_task(ignore_result=True)
 def sweep_outbox() -> int:
     return len(services.sweep_outbox())
+
+
+@shared_task(ignore_result=True)
+def queue_due_reminders() -> int:
+    from .scheduled import queue_due_reminders as queue
+
+    return queue()
+
+
+@shared_task(ignore_result=True)
+def queue_expiry_warnings() -> int:
+    from .scheduled import queue_expiry_warnings as queue
+
+    return queue()

@@ -35,6 +35,14 @@ class Practice(models.Model):
         _("payment term in days"), default=14,
         validators=[MinValueValidator(1), MaxValueValidator(365)],
     )
+    reminder_hours = models.PositiveSmallIntegerField(
+        _("appointment reminder (hours before)"), default=24,
+        validators=[MinValueValidator(1), MaxValueValidator(24 * 14)],
+    )
+    expiry_warning_days = models.PositiveSmallIntegerField(
+        _("warn about expiring credits (days before)"), default=14,
+        validators=[MinValueValidator(1), MaxValueValidator(365)],
+    )
 
     class Meta:
         verbose_name = _("practice")

@@ -118,6 +118,10 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "email-outbox-sweeper": {"task": "communication.tasks.sweep_outbox", "schedule": 60.0},
+    "appointment-reminders": {"task": "communication.tasks.queue_due_reminders",
+                              "schedule": crontab(minute="*/15")},
+    "credits-expiring-warnings": {"task": "communication.tasks.queue_expiry_warnings",
+                                  "schedule": crontab(hour=8, minute=0)},
     # Hourly, so an appointment becomes attended shortly after the end of the next day.
     "mark-unmarked-appointments-attended": {
         "task": "scheduling.tasks.mark_unmarked_attended",

@@ -14,7 +14,7 @@ def practice_data(**changes: str) -> dict[str, str]:
         "name": "Fysio Oost", "street": "Oosterstraat 1", "postal_code": "1234 AB",
         "city": "Amsterdam", "email": "", "phone": "", "kvk_number": "12345678",
         "vat_id": "", "iban": "NL91 ABNA 0417 1643 00", "invoice_prefix": "",
-        "payment_term_days": "14",
+        "payment_term_days": "14", "reminder_hours": "24", "expiry_warning_days": "14",
     }
     return data | changes
 
