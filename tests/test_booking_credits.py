@@ -196,3 +196,62 @@ def test_the_last_credit_books_and_the_next_is_refused(setup, receptionist, prac
         book(who, kind, receptionist, practitioner, at(MONDAY, "11:00"))
     assert Appointment.objects.count() == 3
     assert timezone.now() < at(MONDAY, "09:00")
+
+
+# ── The booking dialog ───────────────────────────────────────────────────────────────────
+
+def dialog(who: Patient, kind: AppointmentType, practitioner: User,
+           **changes: str) -> dict[str, str]:
+    return {"patient": str(who.pk), "practitioner": str(practitioner.pk),
+            "appointment_type": str(kind.pk), "date": MONDAY.isoformat(), "time": "10:00",
+            "weeks": "1", "note": "", "idempotency_key": uuid.uuid4().hex} | changes
+
+
+def english(user: User):  # type: ignore[no-untyped-def]
+    from .conftest import client_for
+
+    client = client_for(user)
+    client.cookies["django_language"] = "en"
+    return client
+
+
+def test_the_dialog_shows_the_balance_and_what_remains(setup, receptionist, practitioner) -> None:  # type: ignore[no-untyped-def]
+    who, package, kind = setup
+    book(who, kind, receptionist, practitioner, at(MONDAY, "09:00"))
+    body = english(receptionist).get("/calendar/book/credits/",
+                                     dialog(who, kind, practitioner)).content.decode()
+    assert "2 credits available · 1 planned" in body
+    assert "After this booking: 1 left" in body
+    assert "disabled" not in body
+
+
+def test_too_few_credits_disable_book_and_offer_to_sell_a_package(
+    setup, receptionist, practitioner
+) -> None:  # type: ignore[no-untyped-def]
+    who, package, kind = setup
+    body = english(receptionist).get("/calendar/book/credits/",
+                                     dialog(who, kind, practitioner, weeks="4")).content.decode()
+    assert "Insufficient credits: 3 available in ‘Fysio 10×’, 4 needed" in body
+    assert 'disabled aria-describedby="book-refusal"' in body
+    assert f"/invoices/new/?patient={who.pk}&amp;package={package.pk}" in body
+    assert "Sell package" in body
+
+
+def test_a_type_without_a_package_shows_no_credits(receptionist, practitioner) -> None:  # type: ignore[no-untyped-def]
+    body = english(receptionist).get("/calendar/book/credits/", dialog(
+        patient(), appointment_type("Intake"), practitioner)).content.decode()
+    assert "data-credits" not in body and "disabled" not in body
+
+
+def test_after_booking_the_message_says_what_is_left(setup, receptionist, practitioner) -> None:  # type: ignore[no-untyped-def]
+    who, package, kind = setup
+    client = english(receptionist)
+    response = client.post("/calendar/book/", dialog(who, kind, practitioner), follow=True)
+    assert "2 credits left in ‘Fysio 10×’." in response.content.decode()
+    response = client.post("/calendar/book/", dialog(who, kind, practitioner, weeks="2",
+                                                     date="2030-03-05"), follow=True)
+    assert "No credits left in ‘Fysio 10×’." in response.content.decode()
+    response = client.post("/calendar/book/", dialog(who, kind, practitioner, time="15:00"))
+    assert response.status_code == 422
+    assert "Insufficient credits: 0 available in ‘Fysio 10×’, 1 needed" in (
+        response.content.decode())
