@@ -6,11 +6,11 @@ import datetime
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from invoicing.models import Product
 from packages import ledger
-from packages.ledger_models import CreditBalance
+from packages.ledger_models import CreditBalance, CreditEntry, CreditLot
 from scheduling.models import AppointmentType
 
 
@@ -59,3 +59,35 @@ def credit_preview(patient: Any, appointment_type: Any, start: datetime.datetime
 
 def credits_left(patient: Any, package: Any) -> int:
     return ledger.available_for(patient, package)
+
+
+# ── The patient page's Packages tab (read-only) ───────────────────────────────────────────
+
+def patient_balances(patient: Any) -> list[CreditBalance]:
+    """Per package the five buckets, each with its lots (`lot_list`). Two queries."""
+    balances = list(CreditBalance.objects.filter(patient=patient)
+                    .select_related("package").order_by("package__name", "pk"))
+    lots: dict[int, list[CreditLot]] = {}
+    for lot in CreditLot.objects.filter(balance__in=balances).order_by("pk"):
+        lots.setdefault(lot.balance_id, []).append(lot)
+    for balance in balances:
+        balance.lot_list = lots.get(balance.pk, [])  # type: ignore[attr-defined]
+    return balances
+
+
+def patient_history(patient: Any, limit: int = 500) -> list[CreditEntry]:
+    """Every ledger entry of the patient, newest first, with its appointment or invoice and
+    who made it. One query."""
+    return list(
+        CreditEntry.objects.filter(lot__balance__patient=patient)
+        .select_related("lot__balance__package", "lot__invoice_line__invoice",
+                        "appointment__type", "created_by")
+        .order_by("-created_at", "-pk")[:limit]
+    )
+
+
+def badges(patient: Any) -> list[CreditBalance]:
+    """The header badges: packages the patient has or had credits in."""
+    return list(CreditBalance.objects.filter(patient=patient)
+                .filter(Q(available__gt=0) | Q(reserved__gt=0) | Q(pending__gt=0))
+                .select_related("package").order_by("package__name"))
