@@ -91,3 +91,24 @@ def badges(patient: Any) -> list[CreditBalance]:
     return list(CreditBalance.objects.filter(patient=patient)
                 .filter(Q(available__gt=0) | Q(reserved__gt=0) | Q(pending__gt=0))
                 .select_related("package").order_by("package__name"))
+
+
+@dataclass(frozen=True)
+class AppointmentCredits:
+    package: Any
+    reserved: int
+    used: int
+    forfeited: bool
+
+
+def appointment_credits(appointment: Any) -> AppointmentCredits | None:
+    """What the appointment holds or used, for its dialog. One query."""
+    entries = list(CreditEntry.objects.filter(appointment=appointment)
+                   .select_related("lot__balance__package"))
+    if not entries:
+        return None
+    return AppointmentCredits(
+        package=entries[0].lot.balance.package,
+        reserved=sum(e.d_reserved for e in entries), used=sum(e.d_used for e in entries),
+        forfeited=any(e.forfeited and e.d_used > 0 for e in entries),
+    )

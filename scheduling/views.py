@@ -28,7 +28,7 @@ from core.roles import (
     has_role,
 )
 from core.services import ConcurrentEditError
-from packages.queries import credits_left
+from packages.queries import appointment_credits, credits_left
 from patients.models import Patient
 
 from . import grid, services
@@ -335,7 +335,7 @@ class AppointmentView(RoleRequiredMixin, View):
             "closed": now >= deadline,
             "last_day": timezone.localtime(deadline - datetime.timedelta(days=1)).date(),
             "is_admin": has_role(request.user, Role.ADMIN),
-            "next": came_from(request),
+            "next": came_from(request), "credits": appointment_credits(appointment),
         }, status=status)
 
 

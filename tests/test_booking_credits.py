@@ -255,3 +255,14 @@ def test_after_booking_the_message_says_what_is_left(setup, receptionist, practi
     assert response.status_code == 422
     assert "Insufficient credits: 0 available in ‘Fysio 10×’, 1 needed" in (
         response.content.decode())
+
+
+def test_the_appointment_dialog_says_what_it_holds(setup, receptionist, practitioner) -> None:  # type: ignore[no-untyped-def]
+    who, package, kind = setup
+    [made] = book(who, kind, receptionist, practitioner, at(MONDAY, "09:00"))
+    client = english(receptionist)
+    assert "Fysio 10×: 1 reserved" in client.get(
+        f"/calendar/appointments/{made.pk}/").content.decode()
+    services.cancel_appointment(made, cancelled_by="practice", reason="Ziek", by=receptionist)
+    assert "Fysio 10×: given back" in client.get(
+        f"/calendar/appointments/{made.pk}/").content.decode()
