@@ -83,3 +83,36 @@ def queue_expiry_warnings(today: datetime.date | None = None) -> int:
                      "credits_expiring": lot.available, "expiry_date": lot.expires_on})
         queued += email is not None
     return queued
+
+
+# ------------------------------------------------------------ emails of a booking's events
+# Called by the scheduling services inside the booking's or cancellation's transaction.
+
+def package_values(appointment: Any) -> dict[str, Any]:
+    from packages.ledger import available_for
+
+    package = appointment.type.package
+    if package is None:
+        return {"package_name": "", "credits_available": ""}
+    return {"package_name": package.name,
+            "credits_available": available_for(appointment.patient, package)}
+
+
+def queue_appointment_email(appointment: Any, event: str) -> OutgoingEmail | None:
+    """The confirmation or cancellation of one appointment, with the credits left."""
+    patient = appointment.patient
+    if not patient.email:
+        return None
+    values = appointment_values(appointment) | package_values(appointment)
+    key = f"{event}:{appointment.pk}:{appointment.start:%Y%m%d%H%M}"
+    email = queue_email(event=event, to=patient.email, language=patient.language,
+                        patient=patient, related=appointment, idempotency_key=key,
+                        context=values)
+    package = appointment.type.package
+    if (event == Event.APPOINTMENT_CONFIRMATION and package is not None
+            and int(values["credits_available"]) <= 1):
+        queue_email(event=Event.CREDITS_LOW, to=patient.email, language=patient.language,
+                    patient=patient, idempotency_key=f"credits_low:{appointment.pk}",
+                    context={"package_name": package.name,
+                             "credits_available": values["credits_available"]})
+    return email

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from typing import Any
 
 from django.contrib.auth.models import Group, User
 from django.db import transaction
@@ -159,4 +160,20 @@ def load_calendar_demo() -> list[str]:
         booked += 1
     if booked:
         created.append(f"{booked} appointments")
+    created += load_credits_demo(patients[1])
     return created
+
+
+def load_credits_demo(patient: Any) -> list[str]:
+    """Credits in ‘Fysio 10×’ imported for one patient, so booking with credits can be tried."""
+    from packages import ledger
+
+    package = Package.objects.filter(name="Fysio 10×", is_active=True).order_by("pk").first()
+    key = "demo-import-fysio-10"
+    if package is None or ledger.existing(key) is not None:
+        return []
+    ledger.grant_lot(patient=patient, package=package, credits=5,
+                     value_total=package.internal_rate * 5,  # type: ignore[arg-type]
+                     source="import", pending=False, key=key, by=None,
+                     reason="Demo: overgenomen uit het vorige systeem")
+    return [f"5 credits in {package.name} for {patient}"]

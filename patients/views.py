@@ -16,6 +16,8 @@ from communication import queries as communication_queries
 from core.crud import Column, Crud, CrudFormView, CrudListView
 from core.roles import FRONT_DESK, STAFF_ROLES, Role, RoleRequiredMixin, has_role
 from invoicing.invoice_views import invoice_table
+from packages import credit_views
+from packages import queries as packages_queries
 from scheduling.models import Appointment
 from scheduling.queries import sees_all_patients, visible_patient_filter
 
@@ -116,8 +118,14 @@ class PatientView(RoleRequiredMixin, View):
             "patient": patient, "tab": self.tab, "tabs": available, "nav": "patients",
             "title": str(patient), "can_manage": has_role(request.user, *FRONT_DESK),
         }
+        if context["can_manage"]:
+            context["credit_badges"] = packages_queries.badges(patient)
         if self.tab == "appointments":
             context |= self.appointments(patient)
+        if self.tab == "packages":
+            context |= {"balances": packages_queries.patient_balances(patient),
+                        "history": packages_queries.patient_history(patient),
+                        "is_admin": has_role(request.user, Role.ADMIN)}
         if self.tab == "invoices":
             params = request.GET.copy()
             params["patient"] = str(patient.pk)
@@ -172,4 +180,12 @@ def patient_urls() -> list[URLPattern]:
             path(f"<int:pk>/{tab}/", PatientView.as_view(tab=tab), name=f"patient-{tab}")
             for tab in ("appointments", "packages", "invoices", "emails")
         ],
+        path("<int:pk>/packages/import/", credit_views.ImportView.as_view(),
+             name="patient-credits-import"),
+        path("<int:pk>/packages/grant/", credit_views.GrantView.as_view(),
+             name="patient-credits-grant"),
+        path("<int:pk>/packages/lots/<int:lot>/adjust/", credit_views.AdjustView.as_view(),
+             name="patient-credits-adjust"),
+        path("<int:pk>/packages/lots/<int:lot>/extend/", credit_views.ExtendView.as_view(),
+             name="patient-credits-extend"),
     ]

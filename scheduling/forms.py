@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
+from packages.queries import CreditPreview, credit_preview
 from patients.models import Patient
 
 from . import services
@@ -99,6 +100,27 @@ class BookingForm(WhenMixin, forms.Form):
     @property
     def chosen_found(self) -> list[Patient]:
         return [self.chosen_patient] if self.chosen_patient else []
+
+    def _raw(self, name: str, parse: Any) -> Any:
+        value = self[name].value()
+        if value in (None, ""):
+            return None
+        try:
+            return value if not isinstance(value, str) else parse(value)
+        except ValueError:
+            return None
+
+    def credit_preview(self) -> CreditPreview | None:
+        """The patient's credits for the chosen package type, read from what the dialog
+        holds so far (it need not be valid yet)."""
+        type_pk = self._raw("appointment_type", int)
+        kind = AppointmentType.objects.select_related("package").filter(pk=type_pk).first() \
+            if type_pk else None
+        day = self._raw("date", datetime.date.fromisoformat)
+        time = self._raw("time", datetime.time.fromisoformat)
+        start = timezone.make_aware(datetime.datetime.combine(day, time or datetime.time())) \
+            if day else None
+        return credit_preview(self.chosen_patient, kind, start, self._raw("weeks", int) or 1)
 
 
 class AppointmentForm(WhenMixin, forms.Form):

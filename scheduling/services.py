@@ -27,10 +27,15 @@ from django.db.models import Q
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
+from communication.models import Event
+from communication.scheduled import queue_appointment_email
 from core import audit
 from core.models import AuditEntry
 from core.roles import FRONT_DESK, Role, roles_of
 from core.services import ConcurrentEditError
+from packages import ledger
+from packages.ledger_models import CreditEntry, CreditLot
+from packages.models import Outcome
 
 from .models import Appointment, AppointmentType, WorkingHours
 from .queries import local_midnight, status_deadline
@@ -129,22 +134,117 @@ def clash_message(clash: Appointment, series: int = 1) -> str:
 
 # ── Booking ──────────────────────────────────────────────────────────────────────────────
 
+class InsufficientCreditsError(AppointmentError):
+    """The covering lots hold too few credits for this booking or change."""
+
+
+def _credit_error(exc: ledger.InsufficientCredits, series: int = 1) -> InsufficientCreditsError:
+    message = str(exc)
+    if series > 1:
+        message += " " + _("on %(date)s. None of the %(count)d appointments has been booked.") % {
+            "date": formats.date_format(exc.on, "l j F Y"), "count": series}
+    return InsufficientCreditsError(message)
+
+
 def apply_credits(appointments: list[Appointment], *, by: Any) -> None:
-    # ═══ CREDIT LEDGER HOOK ═══════════════════════════════════════════════════════════════
-    # The one place where booking (and a change of type) looks at the type's package. It runs
-    # inside the booking's transaction, after the appointments are inserted: raising here
-    # books nothing. Until the credit ledger tracks credits, a type that consumes credits is
-    # refused, so nothing consumes credits that are not recorded. The ledger replaces this
-    # with reserving `type.credits` per appointment from the covering lots
-    # (packages.ledger.reserve), which raises when they hold too few.
+    """Reserve each new appointment's credits (DOMAIN.md rule 2). Runs inside the booking's
+    transaction, after the appointments are inserted: raising here books none of them."""
     for appointment in appointments:
         kind = appointment.type
-        if kind.package_id is not None:
-            raise AppointmentError(
-                _("Appointments using credits cannot be booked yet: ‘%(type)s’ uses credits "
-                  "of the package ‘%(package)s’. Choose an appointment type without a "
-                  "package.") % {"type": kind, "package": kind.package}
-            )
+        if kind.package_id is None:
+            continue
+        assert kind.package is not None
+        try:
+            ledger.reserve(appointment, credits=kind.credits or 0, package=kind.package,
+                           key=f"{appointment.idempotency_key}/reserve", by=by)
+        except ledger.InsufficientCredits as exc:
+            raise _credit_error(exc, len(appointments)) from exc
+        except ledger.LedgerError as exc:
+            raise AppointmentError(str(exc)) from exc
+
+
+def _step_key(appointment: Appointment, action: str) -> str:
+    """A ledger key per status change: the appointment's own key and how far its history is."""
+    n = CreditEntry.objects.filter(appointment=appointment).count()
+    return f"{appointment.idempotency_key}/{action}/{n}"
+
+
+def _lot_policies(appointment: Appointment, field: str) -> set[str]:
+    return set(CreditLot.objects.filter(entries__appointment=appointment)
+               .values_list(field, flat=True).distinct())
+
+
+def credits_follow(appointment: Appointment, old: str, *, by: Any, reason: str = "") -> None:
+    """Make the appointment's credits follow its new status (DOMAIN.md rule 3).
+
+    From booked this is one ledger step; an administrator's later correction first undoes
+    what the old status did (reverse_use, or reserving again) so nothing is consumed twice."""
+    new = appointment.status
+    kind = appointment.type
+    held = sum(ledger.held_by(appointment).values())
+    used = sum(CreditEntry.objects.filter(appointment=appointment)
+               .values_list("d_used", flat=True))
+    if kind.package_id is None and not held and not used:
+        return
+    reason = reason or _("Status: %(old)s → %(new)s") % {
+        "old": Status(old).label, "new": Status(new).label}
+    try:
+        if new == Status.CANCELLED:
+            if held:
+                ledger.release(appointment, key=_step_key(appointment, "release"), by=by,
+                               reason=reason)
+            if used:
+                ledger.reverse_use(appointment, key=_step_key(appointment, "reverse"), by=by,
+                                   reason=reason)
+            return
+        if used:
+            # Already consumed (attended, or forfeited): keep it unless the new status's
+            # policy returns the credits.
+            policy = {Status.NO_SHOW: "no_show_outcome",
+                      Status.LATE_CANCELLED: "late_cancel_outcome"}.get(Status(new))
+            if policy and Outcome.RETURN in _lot_policies(appointment, policy):
+                ledger.reverse_use(appointment, key=_step_key(appointment, "reverse"), by=by,
+                                   reason=reason)
+            return
+        if not held:
+            if kind.package is None:
+                return
+            ledger.reserve(appointment, credits=kind.credits or 0, package=kind.package,
+                           key=_step_key(appointment, "reserve"), by=by)
+        if new == Status.ATTENDED:
+            ledger.use(appointment, forfeited=False, key=_step_key(appointment, "use"), by=by)
+        elif new == Status.NO_SHOW:
+            ledger.settle_no_show(appointment, key=_step_key(appointment, "no-show"), by=by)
+        elif new == Status.LATE_CANCELLED:
+            ledger.settle_cancellation(appointment, late=True, by=by, reason=reason,
+                                       key=_step_key(appointment, "late-cancel"))
+    except ledger.InsufficientCredits as exc:
+        raise _credit_error(exc) from exc
+    except ledger.LedgerError as exc:
+        raise AppointmentError(str(exc)) from exc
+
+
+def move_credits(appointment: Appointment, *, old_type: AppointmentType,
+                 old_start: datetime.datetime, by: Any) -> None:
+    """Rescheduling or a change of type moves the reservation; refused (raising, so the
+    whole change rolls back) when no lot covers the new date."""
+    kind = appointment.type
+    if kind.pk == old_type.pk and appointment.start == old_start:
+        return
+    held = ledger.held_by(appointment)
+    try:
+        if kind.package is None:
+            if held:
+                ledger.release(appointment, key=_step_key(appointment, "release"), by=by,
+                               reason=_("Changed to a type without a package"))
+            return
+        ledger.move_reservation(appointment, appointment.start, credits=kind.credits,
+                                package=kind.package, key=_step_key(appointment, "move"),
+                                by=by)
+    except ledger.InsufficientCredits as exc:
+        raise _credit_error(exc) from exc
+    except ledger.LedgerError as exc:
+        raise AppointmentError(str(exc)) from exc
 
 
 def find_clash(
@@ -244,6 +344,8 @@ def book_appointment(
             "type": ["", str(appointment_type)],
             "start": ["", when(appointment.start, appointment.end)],
         }, by=by)
+    # A series is confirmed once, by its first appointment (with the credits left after all).
+    queue_appointment_email(appointments[0], Event.APPOINTMENT_CONFIRMATION)
     return appointments
 
 
@@ -290,6 +392,7 @@ def reschedule_appointment(
         "type": str(current.type), "start": when(current.start, current.end),
         "note": current.note,
     }
+    old_type, old_start = current.type, current.start
     current.practitioner, current.type = practitioner, appointment_type
     current.start, current.end, current.note = start, end, note
     try:
@@ -300,8 +403,7 @@ def reschedule_appointment(
         if _sqlstate(exc) == EXCLUSION_VIOLATION and clash is not None:
             raise AppointmentClash(clash_message(clash)) from exc
         raise
-    if type_changed:
-        apply_credits([current], by=by)
+    move_credits(current, old_type=old_type, old_start=old_start, by=by)
     after = {
         "practitioner": practitioner.get_full_name() or practitioner.username,
         "type": str(appointment_type), "start": when(start, end), "note": note,
@@ -344,6 +446,8 @@ def cancel_appointment(
         "cancelled_by": ["", str(current.get_cancelled_by_display())],
         "cancel_reason": ["", current.cancel_reason],
     })
+    credits_follow(current, old, by=by, reason=current.cancel_reason)
+    queue_appointment_email(current, Event.APPOINTMENT_CANCELLED)
     return current
 
 
@@ -365,6 +469,7 @@ def mark_appointment(
     try:
         with transaction.atomic():
             _save_status(current, by=by, now=now, old=old)
+            credits_follow(current, old, by=by)
     except IntegrityError as exc:
         # A cancelled appointment marked as having happened takes its time back.
         clash = find_clash(current.practitioner_id, [(current.start, current.end)],
@@ -402,6 +507,7 @@ def mark_unmarked_attended(*, now: datetime.datetime | None = None, batch: int =
             for appointment in rows:
                 appointment.status = Status.ATTENDED
                 _save_status(appointment, by=None, now=now, old=Status.BOOKED)
+                credits_follow(appointment, Status.BOOKED, by=None)
         done += len(rows)
         if len(rows) < batch:
             return done

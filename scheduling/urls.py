@@ -5,6 +5,7 @@ from . import views
 urlpatterns = [
     path("", views.CalendarView.as_view(), name="calendar"),
     path("book/", views.BookView.as_view(), name="book"),
+    path("book/credits/", views.BookCreditsView.as_view(), name="book-credits"),
     path("appointments/<int:pk>/", views.AppointmentView.as_view(), name="appointment"),
     path("appointments/<int:pk>/edit/", views.AppointmentEditView.as_view(),
          name="appointment-edit"),

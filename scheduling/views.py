@@ -28,6 +28,7 @@ from core.roles import (
     has_role,
 )
 from core.services import ConcurrentEditError
+from packages.queries import appointment_credits, credits_left
 from patients.models import Patient
 
 from . import grid, services
@@ -259,7 +260,7 @@ class BookView(RoleRequiredMixin, View):
                     "%(count)d weekly appointments booked for %(patient)s, from %(when)s.",
                     len(made),
                 ) % {"patient": first.patient, "when": services.when(first.start, first.end),
-                     "count": len(made)})
+                     "count": len(made)} + credits_left_message(first))
                 return done(request, back_to(
                     request, timezone.localtime(first.start).date(), first.practitioner))
         return self.show(request, form, status=422)
@@ -267,8 +268,31 @@ class BookView(RoleRequiredMixin, View):
     def show(self, request: HttpRequest, form: BookingForm, status: int = 200) -> HttpResponse:
         return panel(request, "scheduling/_book.html", {
             "form": form, "next": came_from(request),
-            "title": _("Book appointment"),
+            "title": _("Book appointment"), "preview": form.credit_preview(),
         }, status=status)
+
+
+def credits_left_message(appointment: Appointment) -> str:
+    package = appointment.type.package
+    if package is None:
+        return ""
+    left = credits_left(appointment.patient, package)
+    if not left:
+        return " " + _("No credits left in ‘%(package)s’.") % {"package": package.name}
+    return " " + ngettext("%(count)d credit left in ‘%(package)s’.",
+                          "%(count)d credits left in ‘%(package)s’.", left) % {
+        "count": left, "package": package.name}
+
+
+class BookCreditsView(RoleRequiredMixin, View):
+    """The booking dialog's credits line and Book button, as the fields change (HTMX)."""
+
+    allowed_roles = FRONT_DESK
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        form = BookingForm(request.GET)
+        return render(request, "scheduling/_book_actions.html", {
+            "form": form, "preview": form.credit_preview(), "next": came_from(request)})
 
 
 def appointment_for(request: HttpRequest, pk: int) -> Appointment:
@@ -311,7 +335,7 @@ class AppointmentView(RoleRequiredMixin, View):
             "closed": now >= deadline,
             "last_day": timezone.localtime(deadline - datetime.timedelta(days=1)).date(),
             "is_admin": has_role(request.user, Role.ADMIN),
-            "next": came_from(request),
+            "next": came_from(request), "credits": appointment_credits(appointment),
         }, status=status)
 
 

@@ -205,7 +205,9 @@ def test_a_clash_in_the_form_keeps_the_input_and_says_why(
 
 
 @pytest.mark.django_db
-def test_the_form_refuses_a_package_type_clearly(receptionist: User, practitioner: User) -> None:
+def test_the_form_refuses_a_package_type_without_credits_clearly(
+    receptionist: User, practitioner: User
+) -> None:
     from packages.models import Package
 
     package = Package.objects.create(name="Fysio 10×", internal_rate=Decimal("60.00"))
@@ -213,7 +215,9 @@ def test_the_form_refuses_a_package_type_clearly(receptionist: User, practitione
     response = english_client(receptionist).post(
         "/calendar/book/", booking(patient().pk, practitioner.pk, kind.pk))
     assert response.status_code == 422
-    assert "Appointments using credits cannot be booked yet" in response.content.decode()
+    assert "Insufficient credits: 0 available in ‘Fysio 10×’, 1 needed" in (
+        response.content.decode())
+    assert not Appointment.objects.exists()
 
 
 @pytest.mark.django_db

@@ -49,12 +49,13 @@ def test_booking_takes_its_duration_from_the_type_and_is_audited(
 
 
 @pytest.mark.django_db
-def test_a_type_with_a_package_is_refused_until_credits_are_tracked(
+def test_a_type_with_a_package_is_refused_without_credits(
     receptionist: User, practitioner: User
 ) -> None:
     package = Package.objects.create(name="Fysio 10×", internal_rate=Decimal("60.00"))
     credits_type = appointment_type("Fysio uit pakket", package=package, credits=1)
-    with pytest.raises(services.AppointmentError, match="credits cannot be booked yet"):
+    with pytest.raises(services.InsufficientCreditsError,
+                       match="Insufficient credits: 0 available in ‘Fysio 10×’, 1 needed"):
         book(practitioner=practitioner, start=at(MONDAY, "09:00"), kind=credits_type,
              by=receptionist)
     assert not Appointment.objects.exists()
@@ -165,16 +166,18 @@ def test_reschedule_on_stale_information_is_refused(
 
 
 @pytest.mark.django_db
-def test_changing_to_a_type_with_a_package_is_refused(
+def test_changing_to_a_type_with_a_package_without_credits_is_refused(
     receptionist: User, practitioner: User
 ) -> None:
     [made] = book(practitioner=practitioner, start=at(MONDAY, "09:00"), by=receptionist)
     package = Package.objects.create(name="Fysio 10×", internal_rate=Decimal("60.00"))
     credits_type = appointment_type("Uit pakket", package=package, credits=1)
-    with pytest.raises(services.AppointmentError, match="credits cannot be booked yet"):
+    with pytest.raises(services.InsufficientCreditsError, match="0 available"):
         services.reschedule_appointment(made, practitioner=practitioner,
                                         appointment_type=credits_type, start=made.start,
                                         note="", by=receptionist)
+    made.refresh_from_db()
+    assert made.type != credits_type
 
 
 @pytest.mark.django_db
