@@ -286,8 +286,12 @@ class InvoiceDetailView(FrontDeskMixin, View):
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         invoice: Invoice = get_object_or_404(Invoice.objects.select_related("patient"), pk=pk)
         context = {"nav": "invoices", "invoice": invoice, "title": str(invoice),
-                   "lines": invoice.lines.order_by("position"),
+                   "lines": invoice.lines.select_related("credit_lot").order_by("position"),
                    "rates": invoice.rate_totals(), "pdf_stale": pdf_stale(invoice)}
+        if not invoice.is_draft:  # payments, credit notes, refunds (issue 7)
+            from .payment_views import money_context
+
+            context |= money_context(invoice)
         return render(request, "invoicing/invoice_detail.html", context)
 
 
