@@ -62,9 +62,8 @@ class Figures:
 
     @property
     def overpaid(self) -> Money:
-        """Paid beyond what the invoice (less its credit notes) asks."""
-        due = self.total.amount - self.credited.amount
-        return eur(max(self.paid.amount - max(due, ZERO), ZERO))
+        """Paid beyond the invoice's total (what a credit note leaves owed is a refund)."""
+        return eur(max(self.paid.amount - self.total.amount, ZERO))
 
     @property
     def fully_paid(self) -> bool:
