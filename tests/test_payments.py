@@ -147,7 +147,7 @@ def test_credits_available_at_issue_setting(admin) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_completing_payments_at_once_activate_once(admin) -> None:
+def test_two_completing_payments_at_once_activate_once(admin, quiet_broker) -> None:
     invoice = issued(admin)
     barrier = threading.Barrier(2)
     errors: list[BaseException] = []

@@ -15,7 +15,7 @@ from .conftest import login, screenshot
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_payment_releases_credits_and_admin_credits_two(page: Any) -> None:
+def test_payment_releases_credits_and_admin_credits_two(page: Any, quiet_broker: str) -> None:
     make.practice()
     package = make.package()
     product = make.product("FYS10", "Fysio 10 behandelingen", "1200.00", package=package,
