@@ -110,3 +110,22 @@ def test_practitioner_sees_no_payment_screens(practitioner, invoice) -> None:
     client = client_for(practitioner)
     for url in (reverse("payment-new", args=[invoice.pk]), reverse("refunds")):
         assert client.get(url).status_code == 403
+
+
+def test_admin_switches_on_credits_available_at_issue(admin_client) -> None:
+    from core.models import Practice
+
+    from .test_practice import URL, practice_data
+
+    form = admin_client.get(URL).content.decode()
+    assert "Credits beschikbaar bij factureren" in form
+    data = practice_data(credits_available_at_issue="on")
+    data["_fingerprint"] = str(admin_client.get(URL).context["form"].initial["_fingerprint"])
+    assert admin_client.post(URL, data).status_code == 302
+    assert Practice.get().credits_available_at_issue is True
+
+
+def test_refunds_list_is_linked_from_the_invoices(receptionist_client) -> None:
+    html = receptionist_client.get(reverse("invoices")).content.decode()
+    assert reverse("refunds") in html and "Terug te betalen" in html
+    assert "Niets terug te betalen" in receptionist_client.get(reverse("refunds")).content.decode()
