@@ -151,4 +151,13 @@ def test_credit_note_pdf_renders(shop, admin) -> None:
                                            reason="", by=admin)
     stored = credit_notes.store_pdf(note.pk)
     with stored.pdf.open("rb") as handle:
-        assert handle.read(5) == b"%PDF-"
+        data = handle.read()
+    assert data[:5] == b"%PDF-"
+    from io import BytesIO
+
+    from pypdf import PdfReader
+
+    text = PdfReader(BytesIO(data)).pages[0].extract_text()
+    assert "Creditnota" in text and note.number in text and invoice.number in text
+    assert "€ -242,00" in text  # 2 × 100 net + 21 % VAT, negated
+    assert credit_notes.store_pdf(note.pk).pdf.name == stored.pdf.name  # rendered once
