@@ -56,7 +56,9 @@ def parse_date(value: str | None) -> datetime.date | None:
 def filter_invoices(params: Any) -> tuple[QuerySet[Invoice], dict[str, Any]]:
     """The list's filters: search (number, patient), status as shown, patient, period."""
     today = timezone.localdate()
-    qs = Invoice.objects.select_related("patient")
+    from .payments import with_money  # the open amounts in one query (issue 7)
+
+    qs = with_money(Invoice.objects.select_related("patient"))
     term = (params.get("q") or "").strip()[:100]
     for word in term.split():
         qs = qs.filter(Q(number__icontains=word) | Q(patient__first_name__icontains=word)

@@ -17,7 +17,8 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import DecimalField, OuterRef, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from djmoney.money import Money
@@ -32,7 +33,7 @@ from packages.ledger_models import CreditBalance
 
 from .invoice_models import Invoice
 from .invoices import lock
-from .payment_models import Payment, Refund
+from .payment_models import CreditNote, Payment, Refund
 
 Status = Invoice.Status
 ZERO = Decimal("0.00")
@@ -74,11 +75,31 @@ def _sum(qs: Any, field: str) -> Decimal:
     return Decimal(qs.aggregate(n=Sum(field))["n"] or ZERO)
 
 
+def _summed(qs: QuerySet[Any], field: str) -> Coalesce:
+    sums = qs.filter(invoice=OuterRef("pk")).order_by().values("invoice").annotate(
+        s=Sum(field)).values("s")
+    return Coalesce(Subquery(sums, output_field=DecimalField()), ZERO,
+                    output_field=DecimalField())
+
+
+def with_money(invoices: QuerySet[Invoice]) -> QuerySet[Invoice]:
+    """Annotate the sums `figures` needs, so a list reads them in its one query."""
+    return invoices.annotate(
+        paid_sum=_summed(Payment.objects.filter(reversed_at__isnull=True), "amount"),
+        credited_sum=_summed(CreditNote.objects.all(), "total"),
+        refunded_sum=_summed(Refund.objects.all(), "amount"))
+
+
 def figures(invoice: Invoice) -> Figures:
     total: Decimal = invoice.total.amount  # type: ignore[attr-defined]
-    paid = _sum(invoice.payments.filter(reversed_at__isnull=True), "amount")
-    credited = -_sum(invoice.credit_notes.all(), "total")
-    refunded = _sum(invoice.refunds.all(), "amount")
+    if hasattr(invoice, "paid_sum"):
+        paid, refunded = (Decimal(getattr(invoice, name)) for name in ("paid_sum",
+                                                                        "refunded_sum"))
+        credited = -Decimal(getattr(invoice, "credited_sum"))  # noqa: B009
+    else:
+        paid = _sum(invoice.payments.filter(reversed_at__isnull=True), "amount")
+        credited = -_sum(invoice.credit_notes.all(), "total")
+        refunded = _sum(invoice.refunds.all(), "amount")
     return Figures(eur(total), eur(paid), eur(credited), eur(refunded),
                    eur(total - credited - paid + refunded))
 
@@ -231,7 +252,8 @@ def queue_paid_email(invoice: Invoice, payment: Payment, *, epoch: int, by: Any)
 
 def refunds_to_make() -> list[tuple[Invoice, Figures]]:
     """Issued invoices on which the practice still owes the patient money."""
-    candidates = Invoice.objects.exclude(status=Status.DRAFT).filter(
-        payments__isnull=False).select_related("patient").distinct().order_by("issue_date", "pk")
+    candidates = with_money(Invoice.objects.exclude(status=Status.DRAFT).filter(
+        pk__in=Payment.objects.values("invoice")).select_related("patient")
+    ).order_by("issue_date", "pk")
     rows = [(inv, figures(inv)) for inv in candidates]
     return [(inv, money) for inv, money in rows if money.owed_to_patient.amount > 0]

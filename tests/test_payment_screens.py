@@ -129,3 +129,22 @@ def test_refunds_list_is_linked_from_the_invoices(receptionist_client) -> None:
     html = receptionist_client.get(reverse("invoices")).content.decode()
     assert reverse("refunds") in html and "Terug te betalen" in html
     assert "Niets terug te betalen" in receptionist_client.get(reverse("refunds")).content.decode()
+
+
+def test_the_invoice_list_reads_open_amounts_in_one_query(admin, receptionist_client,
+                                                          invoice) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries() -> tuple[int, str]:
+        with CaptureQueriesContext(connection) as seen:
+            html = receptionist_client.get(reverse("invoices")).content.decode()
+        return len(seen), html
+
+    register(receptionist_client, invoice, "1000")
+    one, html = queries()
+    assert "€ 200,00" in html
+    product = invoice.lines.get().product
+    for _ in range(3):
+        issue_invoice(make.draft(invoice.patient, [(product, 1)], admin), by=admin)
+    assert queries()[0] == one  # the sums come with the rows, not per row
