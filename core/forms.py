@@ -20,7 +20,7 @@ class PracticeForm(ConcurrencyModelForm):
         fields = [
             "name", "street", "postal_code", "city", "email", "phone", "kvk_number",
             "vat_id", "iban", "logo", "invoice_prefix", "payment_term_days",
-            "reminder_hours", "expiry_warning_days",
+            "reminder_hours", "expiry_warning_days", "credits_available_at_issue",
         ]
 
     def clean_iban(self) -> str:

@@ -43,6 +43,11 @@ class Practice(models.Model):
         _("warn about expiring credits (days before)"), default=14,
         validators=[MinValueValidator(1), MaxValueValidator(365)],
     )
+    credits_available_at_issue = models.BooleanField(
+        _("credits available at issue"), default=False,
+        help_text=_("Off: a package's credits become available when its invoice is fully "
+                    "paid. On: from the moment the invoice is created."),
+    )
 
     class Meta:
         verbose_name = _("practice")

@@ -204,13 +204,12 @@ class Invoice(models.Model):
 
     @property
     def open_amount(self) -> Money | None:
-        """What the patient still owes. Payments are not registered yet (a later issue), so
-        an open invoice is owed in full; a paid or credited one is owed nothing."""
+        """What the patient still owes (never below zero); see invoicing.payments.figures."""
         if self.is_draft:
             return None
-        if self.status == self.Status.OPEN:
-            return self.total  # type: ignore[return-value]
-        return Money(0, "EUR")
+        from .payments import figures
+
+        return figures(self).open
 
 
 class InvoiceLine(models.Model):

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from . import invoice_views as views
+from . import payment_views
 
 urlpatterns = [
     path("", views.InvoiceListView.as_view(), name="invoices"),
@@ -15,4 +16,13 @@ urlpatterns = [
     path("<int:pk>/pdf/", views.InvoicePdfView.as_view(), name="invoice-pdf"),
     path("<int:pk>/pdf/status/", views.InvoicePdfStatusView.as_view(), name="invoice-pdf-status"),
     path("<int:pk>/pdf/retry/", views.InvoicePdfRetryView.as_view(), name="invoice-pdf-retry"),
+    path("<int:pk>/payments/new/", payment_views.PaymentCreateView.as_view(),
+         name="payment-new"),
+    path("payments/<int:pk>/reverse/", payment_views.PaymentReverseView.as_view(),
+         name="payment-reverse"),
+    path("<int:pk>/credit/", payment_views.CreditNoteCreateView.as_view(), name="credit-note-new"),
+    path("credit-notes/<int:pk>/pdf/", payment_views.CreditNotePdfView.as_view(),
+         name="credit-note-pdf"),
+    path("<int:pk>/refunds/new/", payment_views.RefundCreateView.as_view(), name="refund-new"),
+    path("refunds/", payment_views.RefundListView.as_view(), name="refunds"),
 ]

@@ -56,7 +56,9 @@ def parse_date(value: str | None) -> datetime.date | None:
 def filter_invoices(params: Any) -> tuple[QuerySet[Invoice], dict[str, Any]]:
     """The list's filters: search (number, patient), status as shown, patient, period."""
     today = timezone.localdate()
-    qs = Invoice.objects.select_related("patient")
+    from .payments import with_money  # the open amounts in one query (issue 7)
+
+    qs = with_money(Invoice.objects.select_related("patient"))
     term = (params.get("q") or "").strip()[:100]
     for word in term.split():
         qs = qs.filter(Q(number__icontains=word) | Q(patient__first_name__icontains=word)
@@ -286,8 +288,12 @@ class InvoiceDetailView(FrontDeskMixin, View):
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         invoice: Invoice = get_object_or_404(Invoice.objects.select_related("patient"), pk=pk)
         context = {"nav": "invoices", "invoice": invoice, "title": str(invoice),
-                   "lines": invoice.lines.order_by("position"),
+                   "lines": invoice.lines.select_related("credit_lot").order_by("position"),
                    "rates": invoice.rate_totals(), "pdf_stale": pdf_stale(invoice)}
+        if not invoice.is_draft:  # payments, credit notes, refunds (issue 7)
+            from .payment_views import money_context
+
+            context |= money_context(invoice)
         return render(request, "invoicing/invoice_detail.html", context)
 
 

@@ -304,6 +304,9 @@ def issue_invoice(invoice: Invoice, *, by: Any) -> Invoice:
             value_total=line.net, source="invoice", pending=True,
             key=f"invoice-line:{line.pk}", by=by)
         line.save(update_fields=["credit_lot"])
+        if practice.credits_available_at_issue:  # issue 7: the practice's setting
+            ledger.activate_lot(line.credit_lot, key=f"invoice-issue:{locked.pk}:{line.pk}",
+                                by=by)
 
     # The number last: the counter row is held from here to commit, as briefly as can be.
     # The date is read under the lock, so dates rise with the numbers.

@@ -104,6 +104,7 @@ class Product(models.Model):
 
 # Invoices live in their own module; imported here so Django registers them.
 from .invoice_models import Invoice, InvoiceCounter, InvoiceLine  # noqa: E402
+from .payment_models import CreditNote, CreditNoteLine, Payment, Refund  # noqa: E402
 
-__all__ = ["VAT_RATES", "Account", "Invoice", "InvoiceCounter", "InvoiceLine", "Product",
-           "VatTreatment"]
+__all__ = ["VAT_RATES", "Account", "CreditNote", "CreditNoteLine", "Invoice", "InvoiceCounter",
+           "InvoiceLine", "Payment", "Product", "Refund", "VatTreatment"]

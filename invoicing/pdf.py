@@ -27,6 +27,7 @@ from weasyprint.urls import URLFetcher, URLFetcherResponse
 from core.money import format_amount
 
 from .invoice_models import Invoice
+from .payment_models import CreditNote
 from .vat import short_label
 
 logger = logging.getLogger(__name__)
@@ -124,6 +125,41 @@ def render(invoice: Invoice) -> bytes:
                        url_fetcher=fetcher).write_pdf()
     logger.info("invoice %s: PDF rendered in %.0f ms (%d bytes)", invoice.number,
                 (time.perf_counter() - started) * 1000, len(data))
+    return data
+
+
+def credit_note_context(note: CreditNote) -> dict[str, Any]:
+    """The credit note's own snapshot: negated lines and the invoice it corrects."""
+    lang = note.language or "nl"
+
+    def amount(value: Any) -> str:
+        return format_amount(value, lang)
+
+    rates = [{"exempt": r.exempt, "label": short_label(r.treatment),
+              "net": amount(r.net), "vat": amount(r.vat)} for r in note.rate_totals()]
+    logo = logo_file(note.invoice)
+    return {
+        "note": note, "invoice": note.invoice, "seller": note.seller, "buyer": note.buyer,
+        "issue_date": formats.date_format(note.issue_date, "j F Y"),
+        "invoice_date": formats.date_format(note.invoice.issue_date or "", "j F Y"),
+        "iban": iban.format(note.seller.get("iban", "")),
+        "lines": [{"code": li.code, "description": li.description, "quantity": li.quantity,
+                   "vat": short_label(li.vat_treatment), "amount": amount(li.gross)}
+                  for li in note.lines.order_by("position")],
+        "has_taxed": any(not r["exempt"] for r in rates), "rates": rates,
+        "total": amount(note.total),
+        "logo_url": logo.as_uri() if logo else "",
+        "stylesheet": (STATIC_DIR / "css" / "invoice.css").as_uri(),
+    }
+
+
+def render_credit_note(note: CreditNote) -> bytes:
+    with translation.override(note.language or "nl"):
+        html = render_to_string("pdf/credit_note.html", credit_note_context(note))
+    logo = logo_file(note.invoice)
+    fetcher = SafeFetcher(allowed_files=(logo,) if logo else ())
+    data: bytes = HTML(string=html, base_url=STATIC_DIR.as_uri() + "/",
+                       url_fetcher=fetcher).write_pdf()
     return data
 
 
