@@ -35,6 +35,7 @@ class Block:
     colour: str
     ink: str
     visible: bool  # may this user see who the patient is?
+    unpaid: bool = False  # holds credits of an invoice whose payment was reversed
 
 
 @dataclass
@@ -92,7 +93,7 @@ def build(
     columns: list[tuple[datetime.date, Any]], *, hours: dict[int, dict[int, WorkingHours]],
     appointments: list[Appointment], first: int, last: int, now: datetime.datetime,
     book_href: Callable[[datetime.date, Any, str], str] | None,
-    visible_patients: set[int] | None,
+    visible_patients: set[int] | None, unpaid: set[int] | None = None,
 ) -> list[Column]:
     today = timezone.localtime(now).date()
     by_column: dict[tuple[datetime.date, int], list[Appointment]] = defaultdict(list)
@@ -122,6 +123,7 @@ def build(
                 appointment=appointment, top=units(top - first),
                 span=units(max(bottom - top, SLOT_MINUTES)), colour=colour, ink=ink,
                 visible=visible_patients is None or appointment.patient_id in visible_patients,
+                unpaid=appointment.pk in (unpaid or set()),
             ))
         if column.is_today:
             local = timezone.localtime(now)

@@ -28,6 +28,7 @@ from core.roles import (
     has_role,
 )
 from core.services import ConcurrentEditError
+from invoicing.queries import unpaid_appointment_ids
 from packages.queries import appointment_credits, credits_left
 from patients.models import Patient
 
@@ -207,6 +208,7 @@ class CalendarView(RoleRequiredMixin, View):
                 columns, hours=hours, appointments=appointments, first=first, last=last,
                 now=timezone.now(), book_href=showing.book_url if front_desk else None,
                 visible_patients=visible_patient_ids(request.user),
+                unpaid=unpaid_appointment_ids([a.pk for a in appointments]),
             ),
             "hour_labels": grid.hour_labels(first, last),
             "rows": (last - first) // grid.SLOT_MINUTES, "first_minute": first,

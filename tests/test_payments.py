@@ -94,6 +94,17 @@ def test_reversal_after_some_credits_reserved_and_used(admin) -> None:
     ids = [v.pk for v in visits]
     assert unpaid_appointment_ids(ids) == {visits[1].pk, visits[2].pk}
     assert ledger.derive_differences() == []
+    # The calendar shows the flag on exactly those two.
+    from .conftest import client_for
+
+    from django.contrib.auth.models import Group
+
+    for visit in visits:  # the ledger helpers' practitioners, shown on the calendar
+        visit.practitioner.groups.add(Group.objects.get(name="practitioner"))
+    day = visits[1].start.astimezone(ledger.AMSTERDAM).date()
+    page = client_for(admin).get("/calendar/", {"view": "day", "date": day.isoformat(),
+                                                "practitioner": visits[1].practitioner_id})
+    assert page.content.decode().count("Pakket onbetaald") == 1
 
     # Paid again: a new epoch activates again, under its own key; the flag is gone.
     pay(invoice, "1200.00", admin)
