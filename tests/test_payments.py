@@ -95,9 +95,9 @@ def test_reversal_after_some_credits_reserved_and_used(admin) -> None:
     assert unpaid_appointment_ids(ids) == {visits[1].pk, visits[2].pk}
     assert ledger.derive_differences() == []
     # The calendar shows the flag on exactly those two.
-    from .conftest import client_for
-
     from django.contrib.auth.models import Group
+
+    from .conftest import client_for
 
     for visit in visits:  # the ledger helpers' practitioners, shown on the calendar
         visit.practitioner.groups.add(Group.objects.get(name="practitioner"))
