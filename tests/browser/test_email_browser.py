@@ -1,25 +1,24 @@
 from __future__ import annotations
 
-import datetime
 from typing import Any
 
 import pytest
-from djmoney.money import Money
 from playwright.sync_api import expect
 
-from communication.models import Event, OutgoingEmail
-from communication.services import deliver, queue_email
+from communication.models import OutgoingEmail
+from communication.services import deliver
 from core.demo import DEMO_PASSWORD, load_demo
 from patients.models import Patient
 
-from ..test_outbox import _no_broker  # noqa: F401  (autouse: no worker here; we deliver)
 from .conftest import login, screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_admin_edits_the_dutch_invoice_email_and_sees_it_sent(page: Any, browser: Any,
-                                                              live_server: Any) -> None:
+def test_admin_edits_the_dutch_invoice_email_and_sees_it_sent(
+    page: Any, browser: Any, live_server: Any, quiet_broker: str,
+) -> None:
+    """No worker consumes the broker here: the test delivers the email itself."""
     load_demo()
     patient = Patient.objects.create(first_name="Sanne", last_name="de Vries",
                                      email="sanne@example.org", language="nl")
@@ -50,28 +49,30 @@ def test_admin_edits_the_dutch_invoice_email_and_sees_it_sent(page: Any, browser
     page.get_by_role("button", name="Opslaan").click()
     expect(page.get_by_text("E-mailtemplate ‘Productfactuur’ is opgeslagen.")).to_be_visible()
 
-    # Issuing an invoice queues its email (wired by the integrator; here the service).
-    email = queue_email(
-        event=Event.PRODUCT_INVOICE, to=patient.email, language=patient.language,
-        patient=patient, idempotency_key="product_invoice:demo-1",
-        context={"invoice_number": "2026-00001", "invoice_date": datetime.date(2026, 2, 2),
-                 "invoice_total": Money("1200.00", "EUR"),
-                 "due_date": datetime.date(2026, 2, 16), "iban": "NL91ABNA0417164300",
-                 "payment_reference": "2026-00001", "package_name": "Fysio 10×",
-                 "credits": 10},
-    )
-    assert email is not None
+    # The receptionist issues an invoice: issuing queues its email in the same transaction.
+    from django.contrib.auth.models import User
+
+    from invoicing.invoices import LineData, create_draft, issue_invoice
+    from invoicing.models import Product
+
+    balie = User.objects.get(username="balie")
+    product = Product.objects.get(code="FYS10")
+    invoice = issue_invoice(create_draft(patient=patient, lines=[LineData(product, 1)], by=balie),
+                            by=balie)
+    email = OutgoingEmail.objects.get(idempotency_key=f"product_invoice:{invoice.pk}")
+    sent_subject = f"Uw pakketfactuur {invoice.number}"
     page.get_by_role("navigation", name="Instellingen").get_by_role(
         "link", name="Verzonden e-mails").click()
-    row = page.get_by_role("row", name="Uw pakketfactuur 2026-00001")
+    row = page.get_by_role("row", name=sent_subject)
     expect(row).to_contain_text("In de wachtrij")
     assert deliver(email.pk) == "sent"  # what the worker does
     page.reload()
     expect(row).to_contain_text("Verzonden")
     screenshot(page, "sent-emails")
-    row.get_by_role("link", name="Uw pakketfactuur 2026-00001", exact=True).click()
+    row.get_by_role("link", name=sent_subject, exact=True).click()
     expect(page.get_by_text(email.message_id)).to_be_visible()
-    expect(page.locator("pre.plain")).to_contain_text("In de bijlage vindt u factuur 2026-00001")
+    expect(page.locator("pre.plain")).to_contain_text(
+        f"In de bijlage vindt u factuur {invoice.number}")
     screenshot(page, "sent-email-detail")
 
     # The receptionist sees it on the patient's Emails tab.
@@ -79,8 +80,9 @@ def test_admin_edits_the_dutch_invoice_email_and_sees_it_sent(page: Any, browser
     desk = context.new_page()
     login(desk, "balie", DEMO_PASSWORD)
     desk.goto(f"/patients/{patient.pk}/emails/")
-    tab_row = desk.get_by_role("row", name="Uw pakketfactuur 2026-00001")
+    tab_row = desk.get_by_role("row", name=sent_subject)
     expect(tab_row).to_contain_text("Verzonden")
     screenshot(desk, "patient-emails-tab")
     context.close()
-    assert OutgoingEmail.objects.get().status == OutgoingEmail.Status.SENT
+    email.refresh_from_db()
+    assert email.status == OutgoingEmail.Status.SENT
