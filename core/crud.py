@@ -294,8 +294,10 @@ class CrudListView(CrudView):
              "deletable": crud.can_delete and crud.deletable(obj)}
             for obj in page.object_list
         ]
+        query = request.GET.copy()
+        query.pop("page", None)
         context = crud.context() | {
-            "page": page, "rows": rows, "q": term,
+            "page": page, "rows": rows, "q": term, "query": query.urlencode(),
             "can_manage": has_role(request.user, *crud.roles),
         }
         template = "crud/_table.html" if request.headers.get("HX-Request") else "crud/list.html"

@@ -24,28 +24,6 @@ class HomeView(RoleRequiredMixin, View):
         return redirect("calendar")
 
 
-class NotBuiltView(RoleRequiredMixin, View):
-    """A planned screen: says so plainly instead of a dead link."""
-
-    allowed_roles = STAFF_ROLES
-    nav = ""
-    title: Any = ""
-
-    def get(self, request: HttpRequest) -> HttpResponse:
-        template = "core/not_built_settings.html" if self.nav_is_settings else "core/not_built.html"
-        return render(request, template, {"nav": self.nav, "title": self.title})
-
-    @property
-    def nav_is_settings(self) -> bool:
-        return self.allowed_roles == AdminRequiredMixin.allowed_roles
-
-
-def not_built(route: str, name: str, nav: str, title: Any, *, settings: bool) -> URLPattern:
-    roles = AdminRequiredMixin.allowed_roles if settings else STAFF_ROLES
-    view = NotBuiltView.as_view(nav=nav, title=title, allowed_roles=roles)
-    return path(route, view, name=name)
-
-
 class SettingsHomeView(AdminRequiredMixin, View):
     def get(self, request: HttpRequest) -> HttpResponse:
         return render(request, "core/settings_home.html", {"title": _("Settings")})

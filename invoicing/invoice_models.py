@@ -187,20 +187,10 @@ class Invoice(models.Model):
         return " ".join(ref[i:i + 4] for i in range(0, len(ref), 4))
 
     def rate_totals(self) -> list[Any]:
-        """Per VAT rate the sums of the lines' stored amounts (what the invoice shows)."""
-        from .vat import RATE_ORDER, RateTotal
+        """Per VAT rate the sums of the lines' stored amounts (what the document shows)."""
+        from .vat import stored_rate_totals
 
-        lines = list(self.lines.all())
-        totals = []
-        for treatment in RATE_ORDER:
-            members = [li for li in lines if li.vat_treatment == treatment]
-            if members:
-                totals.append(RateTotal(
-                    treatment, members[0].vat_rate,
-                    sum((li.gross.amount for li in members), Decimal(0)),
-                    sum((li.net.amount for li in members), Decimal(0)),
-                    sum((li.vat.amount for li in members), Decimal(0))))
-        return totals
+        return stored_rate_totals(self.lines.all())
 
     @property
     def open_amount(self) -> Money | None:

@@ -9,9 +9,10 @@ last line takes the remainder. A line's VAT is its gross minus its net.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from django.utils.translation import gettext_lazy as _
 
@@ -133,3 +134,18 @@ def compute(lines: Sequence[LineInput]) -> Totals:
         net=sum((r.net for r in rates), ZERO),
         vat=sum((r.vat for r in rates), ZERO),
     )
+
+
+def stored_rate_totals(lines: Iterable[Any]) -> list[RateTotal]:
+    """Per VAT rate the sums of stored line amounts, as an invoice or credit note shows them."""
+    lines = list(lines)
+    totals = []
+    for treatment in RATE_ORDER:
+        members = [li for li in lines if li.vat_treatment == treatment]
+        if members:
+            totals.append(RateTotal(
+                treatment, members[0].vat_rate,
+                sum((li.gross.amount for li in members), Decimal(0)),
+                sum((li.net.amount for li in members), Decimal(0)),
+                sum((li.vat.amount for li in members), Decimal(0))))
+    return totals

@@ -95,3 +95,14 @@ def test_login_and_logout() -> None:
     assert client.get("/calendar/").status_code == 200
     client.post("/logout/")
     assert client.get("/calendar/").status_code == 302
+
+
+@pytest.mark.django_db
+def test_page_links_keep_the_search(admin_client: Client) -> None:
+    for n in range(30):
+        factories.user(f"medew{n:02d}")
+    factories.user("iemand-anders")
+    first = admin_client.get("/settings/users/", {"q": "medew"}).content.decode()
+    assert "?q=medew&amp;page=2" in first
+    second = admin_client.get("/settings/users/", {"q": "medew", "page": "2"}).content.decode()
+    assert "medew29" in second and "iemand-anders" not in second
