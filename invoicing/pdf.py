@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import mimetypes
+import os
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -21,7 +23,9 @@ from django.core.files.storage import default_storage
 from django.template.loader import render_to_string
 from django.utils import formats, translation
 from stdnum import iban, iso11649
-from weasyprint import HTML
+from weasyprint import CSS, HTML
+from weasyprint.images import SVGImage
+from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from core.money import format_amount
@@ -32,6 +36,7 @@ from .vat import short_label
 
 logger = logging.getLogger(__name__)
 STATIC_DIR = Path(settings.BASE_DIR) / "static"
+STYLESHEET = STATIC_DIR / "css" / "invoice.css"
 
 
 class URLRefused(ValueError):
@@ -65,6 +70,57 @@ class SafeFetcher(URLFetcher):
         self.refused.append(url)
         logger.warning("invoice PDF: refused to fetch %s", url[:200])
         raise URLRefused(f"refused: {url[:200]}")
+
+
+class ImageCache(dict[str, Any]):
+    """WeasyPrint's image cache (decoded images and their encoded data), without SVGs.
+    Logo names are content-addressed, so a URL always means the same picture; an SVG is
+    parsed again each time, so that its references always meet the fetcher of the render
+    at hand."""
+
+    LIMIT = 64  # entries; emptied between renders, never during one
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        if not isinstance(value, SVGImage):
+            super().__setitem__(key, value)
+
+
+class Renderer(threading.local):
+    """What every PDF of this thread reuses instead of making it anew: the font
+    configuration, the parsed invoice stylesheet (parsed again when the file changes) and
+    the decoded logo. The layout itself is done afresh for each document. Made on first
+    use in each process, so a forked worker never shares its parent's font handles."""
+
+    def __init__(self) -> None:
+        self.pid = 0
+        self.stylesheet_mtime = 0.0
+
+    def fresh(self) -> None:
+        self.pid = os.getpid()
+        self.font_config = FontConfiguration()
+        self.images = ImageCache()
+        self.stylesheet: CSS | None = None
+
+    def css(self) -> CSS:
+        mtime = STYLESHEET.stat().st_mtime
+        if self.stylesheet is None or mtime != self.stylesheet_mtime:
+            self.stylesheet = CSS(filename=str(STYLESHEET), font_config=self.font_config,
+                                  url_fetcher=SafeFetcher())
+            self.stylesheet_mtime = mtime
+        return self.stylesheet
+
+    def write_pdf(self, html: str, fetcher: SafeFetcher) -> bytes:
+        if self.pid != os.getpid():
+            self.fresh()
+        if len(self.images) > ImageCache.LIMIT:
+            self.images.clear()
+        data: bytes = HTML(string=html, base_url=STATIC_DIR.as_uri() + "/",
+                           url_fetcher=fetcher).write_pdf(
+            stylesheets=[self.css()], font_config=self.font_config, cache=self.images)
+        return data
+
+
+renderer = Renderer()
 
 
 def logo_file(invoice: Invoice) -> Path | None:
@@ -111,18 +167,20 @@ def context(invoice: Invoice) -> dict[str, Any]:
         "total_net": amount(invoice.total_net),
         "total_vat": amount(invoice.total_vat),
         "logo_url": logo.as_uri() if logo else "",
-        "stylesheet": (STATIC_DIR / "css" / "invoice.css").as_uri(),
     }
+
+
+def invoice_html(invoice: Invoice) -> str:
+    """The invoice as the HTML document WeasyPrint lays out."""
+    with translation.override(invoice.language or "nl"):
+        return render_to_string("pdf/invoice.html", context(invoice))
 
 
 def render(invoice: Invoice) -> bytes:
     started = time.perf_counter()
-    with translation.override(invoice.language or "nl"):
-        html = render_to_string("pdf/invoice.html", context(invoice))
+    html = invoice_html(invoice)
     logo = logo_file(invoice)
-    fetcher = SafeFetcher(allowed_files=(logo,) if logo else ())
-    data: bytes = HTML(string=html, base_url=STATIC_DIR.as_uri() + "/",
-                       url_fetcher=fetcher).write_pdf()
+    data = renderer.write_pdf(html, SafeFetcher(allowed_files=(logo,) if logo else ()))
     logger.info("invoice %s: PDF rendered in %.0f ms (%d bytes)", invoice.number,
                 (time.perf_counter() - started) * 1000, len(data))
     return data
@@ -149,7 +207,6 @@ def credit_note_context(note: CreditNote) -> dict[str, Any]:
         "has_taxed": any(not r["exempt"] for r in rates), "rates": rates,
         "total": amount(note.total),
         "logo_url": logo.as_uri() if logo else "",
-        "stylesheet": (STATIC_DIR / "css" / "invoice.css").as_uri(),
     }
 
 
@@ -157,10 +214,7 @@ def render_credit_note(note: CreditNote) -> bytes:
     with translation.override(note.language or "nl"):
         html = render_to_string("pdf/credit_note.html", credit_note_context(note))
     logo = logo_file(note.invoice)
-    fetcher = SafeFetcher(allowed_files=(logo,) if logo else ())
-    data: bytes = HTML(string=html, base_url=STATIC_DIR.as_uri() + "/",
-                       url_fetcher=fetcher).write_pdf()
-    return data
+    return renderer.write_pdf(html, SafeFetcher(allowed_files=(logo,) if logo else ()))
 
 
 def warm_up() -> None:
@@ -180,9 +234,8 @@ def warm_up() -> None:
         "has_discount": True, "has_taxed": True,
         "rates": [{"exempt": False, "label": "21 %", "net": "€ 892,56", "vat": "€ 187,44"}],
         "total": "€ 1.080,00", "logo_url": "",
-        "stylesheet": (STATIC_DIR / "css" / "invoice.css").as_uri(),
     }
     with translation.override("nl"):
         html = render_to_string("pdf/invoice.html", sample)
-    HTML(string=html, base_url=STATIC_DIR.as_uri() + "/", url_fetcher=SafeFetcher()).write_pdf()
+    renderer.write_pdf(html, SafeFetcher())
     logger.info("PDF renderer warm in %.0f ms", (time.perf_counter() - started) * 1000)
