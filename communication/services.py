@@ -187,11 +187,15 @@ def _recipient_problem(to: str) -> str:
 def queue_email(
     *, event: str, to: str, language: str, context: Mapping[str, Any], idempotency_key: str,
     attachments: Iterable[Attachment] = (), patient: Any = None, related: Any = None,
-    product: Any = None, to_name: str = "", by: Any = None,
+    product: Any = None, to_name: str = "", by: Any = None, hold: bool = False,
 ) -> OutgoingEmail | None:
     """Write the email of one event to the outbox, in the caller's transaction; the send
     task is enqueued when that transaction commits. The same key returns the email already
-    written. None when the event's template is switched off."""
+    written. None when the event's template is switched off.
+
+    `hold`: the caller enqueues the email with `release(key)` once what it attaches is
+    ready (so no worker waits for it); the outbox sweeper sends it after the grace period
+    should that never happen."""
     existing = OutgoingEmail.objects.filter(idempotency_key=idempotency_key).first()
     if existing is not None:
         return existing
@@ -206,14 +210,21 @@ def queue_email(
     return _write(
         event=event, to=to, to_name=to_name, language=language, key=idempotency_key,
         template=text.template, subject=text.subject, body=text.body, values=values,
-        attachments=attachments, patient=patient, related=related, by=by,
+        attachments=attachments, patient=patient, related=related, by=by, hold=hold,
     )
+
+
+def release(idempotency_key: str) -> bool:
+    """Enqueue a held email (see `queue_email`) that still waits in the outbox."""
+    pk = OutgoingEmail.objects.filter(idempotency_key=idempotency_key,
+                                      status=Status.QUEUED).values_list("pk", flat=True).first()
+    return pk is not None and enqueue(pk)
 
 
 def _write(
     *, event: str, to: str, to_name: str, language: str, key: str, template: EmailTemplate | None,
     subject: str, body: str, values: Mapping[str, str], attachments: Iterable[Attachment],
-    patient: Any, related: Any, by: Any, is_test: bool = False,
+    patient: Any, related: Any, by: Any, is_test: bool = False, hold: bool = False,
 ) -> OutgoingEmail:
     practice = Practice.get()
     subject, body_text, body_html = render_email(subject, body, values, language)
@@ -243,7 +254,7 @@ def _write(
             storage_name=spec.storage_name, content=spec.content, filename=spec.filename,
             mimetype=spec.mimetype,
         )
-    if not problem:
+    if not problem and not hold:
         transaction.on_commit(partial(enqueue, email.pk))
     return email
 
@@ -498,6 +509,6 @@ def delete_template(template: EmailTemplate, *, by: Any) -> None:
 
 __all__ = [
     "Attachment", "deliver", "enqueue", "ensure_default_templates", "queue_email",
-    "render_email", "reset_template_text", "send_again", "send_test_email", "sweep_outbox",
-    "template_for",
+    "release", "render_email", "reset_template_text", "send_again", "send_test_email",
+    "sweep_outbox", "template_for",
 ]

@@ -30,7 +30,7 @@ from stdnum.iso7064 import mod_97_10
 
 from communication.attachments import Attachment, AttachmentFile, attachment_provider
 from communication.models import Event
-from communication.services import queue_email
+from communication.services import queue_email, release
 from core import audit
 from core.models import AuditEntry, Practice
 from core.money import eur
@@ -409,15 +409,22 @@ def invoice_pdf_attachment(object_id: str) -> AttachmentFile:
         return AttachmentFile(f"{invoice.number}.pdf", handle.read(), "application/pdf")
 
 
+def invoice_email_key(invoice_pk: int) -> str:
+    return f"product_invoice:{invoice_pk}"
+
+
 def queue_invoice_email(invoice: Invoice, *, by: Any) -> None:
-    """The product-invoice email (DOMAIN.md rule 8), in the issuing transaction."""
+    """The product-invoice email (DOMAIN.md rule 8), in the issuing transaction. It is held
+    until the PDF task has stored the PDF (`release_invoice_email`), so the email's worker
+    never waits for a render under way in another; if the PDF task never comes, the outbox
+    sweeper sends it, and its attachment renders the PDF then."""
     patient = invoice.patient
     package_lines = [line for line in invoice.lines.all() if line.package_id]
     first_product = invoice.lines.all()[0].product if invoice.lines.exists() else None
     queue_email(
         event=Event.PRODUCT_INVOICE, to=patient.email, language=invoice.language,
         patient=patient, related=invoice, product=first_product, by=by,
-        idempotency_key=f"product_invoice:{invoice.pk}",
+        idempotency_key=invoice_email_key(invoice.pk), hold=True,
         attachments=[Attachment.provided_by(invoice_pdf_attachment, invoice.pk)],
         context={
             "invoice_number": invoice.number, "invoice_date": invoice.issue_date,
@@ -428,3 +435,8 @@ def queue_invoice_email(invoice: Invoice, *, by: Any) -> None:
             "credits": sum(li.credits for li in package_lines),
         },
     )
+
+
+def release_invoice_email(invoice_pk: int) -> bool:
+    """The PDF task is done (stored, or given up): the invoice email may go."""
+    return release(invoice_email_key(invoice_pk))

@@ -2,7 +2,8 @@
 
 `render_invoice_pdf` takes a primary key, is safe to run twice (the service locks the row
 and checks its state) and is retried with growing pauses; each failure is counted on the
-row, and the last one marks the PDF failed, so the invoice page can offer a retry.
+row, and the last one marks the PDF failed, so the invoice page can offer a retry. When the
+PDF is stored (or given up) it releases the invoice email that waits for it.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ PDF_BACKOFF_SECONDS = 5  # 5, 10, 20, 40 s: a failure is final after about 75 s
 @shared_task(bind=True, base=DjangoTask, acks_late=True, max_retries=PDF_MAX_RETRIES)
 def render_invoice_pdf(self: Any, invoice_pk: int) -> bool:
     try:
-        return invoices.store_pdf(invoice_pk)
+        rendered = invoices.store_pdf(invoice_pk)
     except Exception as exc:
         final = self.request.retries >= self.max_retries
         logger.exception("invoice %s: PDF attempt %s failed", invoice_pk,
@@ -33,9 +34,13 @@ def render_invoice_pdf(self: Any, invoice_pk: int) -> bool:
         invoices.pdf_attempt_failed(invoice_pk, error=f"{type(exc).__name__}: {exc}",
                                     final=final)
         if final:
+            # The email's attachment tries once more and records what goes wrong.
+            invoices.release_invoice_email(invoice_pk)
             return False
         raise self.retry(exc=exc, countdown=PDF_BACKOFF_SECONDS * 2 ** self.request.retries) \
             from exc
+    invoices.release_invoice_email(invoice_pk)  # the PDF is there: the email may go
+    return rendered
 
 
 @shared_task(base=DjangoTask)

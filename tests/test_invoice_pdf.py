@@ -225,3 +225,26 @@ def test_a_pdf_lost_on_its_way_is_queued_again_by_the_sweep(admin, media,
         assert requeue_stale_pdfs.apply().result == 1
     invoice.refresh_from_db()
     assert invoice.pdf_state == "ready"
+
+
+def test_the_invoice_email_waits_for_its_pdf_and_goes_when_the_pdf_task_stored_it(
+        admin, media, eager_celery, django_capture_on_commit_callbacks,
+        mailoutbox) -> None:  # type: ignore[no-untyped-def]
+    from communication.models import OutgoingEmail
+
+    make.practice()
+    patient = make.patient(email="piet@example.org")
+    draft = make.draft(patient, [(make.product(), 1)], by=admin)
+    with django_capture_on_commit_callbacks() as callbacks:
+        invoice = invoices.issue_invoice(draft, by=admin)
+    assert len(callbacks) == 1  # the PDF task only: the email is held until the PDF is there
+    email = OutgoingEmail.objects.get(idempotency_key=f"product_invoice:{invoice.pk}")
+    assert email.status == OutgoingEmail.Status.QUEUED and mailoutbox == []
+
+    render_invoice_pdf.apply(args=[invoice.pk])  # stores the PDF, then releases the email
+    email.refresh_from_db()
+    assert email.status == OutgoingEmail.Status.SENT
+    (message,) = mailoutbox
+    assert [a[0] for a in message.attachments] == [f"{invoice.number}.pdf"]
+    render_invoice_pdf.apply(args=[invoice.pk])  # again: nothing rendered, nothing sent
+    assert len(mailoutbox) == 1
