@@ -49,7 +49,8 @@ def products() -> list[Product]:
         ("SHAKE", "Eiwitshake", "3.27", VatTreatment.LOW),
     ]:
         made.append(Product.objects.get_or_create(code=code, defaults={
-            "name": name, "price": Money(Decimal(price), "EUR"), "vat_treatment": treatment,
+            "name": name, "price": Money(Decimal(price), "EUR"),  # type: ignore[misc]
+            "vat_treatment": treatment,
         })[0])
     return made
 
