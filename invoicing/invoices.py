@@ -419,8 +419,9 @@ def queue_invoice_email(invoice: Invoice, *, by: Any) -> None:
     never waits for a render under way in another; if the PDF task never comes, the outbox
     sweeper sends it, and its attachment renders the PDF then."""
     patient = invoice.patient
-    package_lines = [line for line in invoice.lines.all() if line.package_id]
-    first_product = invoice.lines.all()[0].product if invoice.lines.exists() else None
+    lines = list(invoice.lines.select_related("product", "package").order_by("position"))
+    package_lines = [line for line in lines if line.package_id]
+    first_product = lines[0].product if lines else None
     queue_email(
         event=Event.PRODUCT_INVOICE, to=patient.email, language=invoice.language,
         patient=patient, related=invoice, product=first_product, by=by,
