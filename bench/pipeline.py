@@ -1,15 +1,22 @@
-"""Month-end invoicing: issue many product invoices; a Celery worker with two pool
-processes on the runner's Redis renders each PDF and sends each invoice email to an SMTP
-sink (aiosmtpd, in this process). There is no floor for the whole pipeline; the render
-alone, times the invoices, over the two workers is reported as the reference.
+"""Month-end invoicing: issue many product invoices (3 lines each, for a few hundred
+patients, drafts made beforehand); a Celery worker with two pool processes on the runner's
+Redis, started as docker-compose starts it, renders each PDF and sends each invoice email
+to an SMTP sink (aiosmtpd, in this process). The issuing runs here, on the same two cores.
+
+There is no floor for the whole pipeline. As references: the render alone (our
+`pdf.render`, warm, here) times the invoices over the two workers, and the CPU each
+invoice costs in the workers and in the issuer, which bounds what two cores can do:
+cpu_bound_per_second = the cores / (workers' + issuer's CPU per invoice), before PostgreSQL,
+Redis and whatever else runs on the machine take their share.
 
 - wall_s: from the first issue_invoice until the sink holds one email per invoice.
 - per_second: invoices / wall_s, end to end.
 - emails_distinct: distinct invoice numbers in the received PDF attachments' names;
   emails_total counts every message, so a duplicate shows as total > distinct.
 - rss_mb_at_100 / rss_mb_at_1000: the resident memory of the two pool processes (the
-  worker processes that run the tasks) summed, when the 100th and the last email arrived;
-  the worker's main process (it only hands out tasks) is reported apart.
+  worker processes that run the tasks) summed, when the 100th and the last email arrived
+  (emails trail their PDFs: each is queued once its PDF is stored, behind the PDFs queued
+  by then); the worker's main process (it only hands out tasks) is reported apart.
 """
 
 from __future__ import annotations
@@ -205,6 +212,7 @@ def main() -> None:
         # Redis come on top. On 2 cores the pipeline cannot beat 2 / (their sum).
         "cpu_ms_per_invoice_workers": round(1000 * pool_cpu / INVOICES, 1),
         "cpu_ms_per_invoice_issuer": round(1000 * own_cpu / INVOICES, 1),
+        "cpu_bound_per_second": round((os.cpu_count() or 1) * INVOICES / (pool_cpu + own_cpu), 2),
         "render_alone_ms": render_ms,
         "reference_render_only_s": round(render_ms * INVOICES / WORKERS / 1000, 2),
         "worker_processes": WORKERS,
