@@ -74,12 +74,15 @@ def ensure_default_templates() -> int:
 def template_for(event: str, language: str, product: Any = None) -> EmailTemplateText | None:
     """The text to send for an event in a language, or None when the event is switched off.
     A product's own invoice template (`product.email_template`) wins for product invoices."""
-    ensure_default_templates()
     template: EmailTemplate | None = None
     if product is not None and event == Event.PRODUCT_INVOICE:
         template = getattr(product, "email_template", None)
     if template is None:
-        template = EmailTemplate.objects.prefetch_related("texts").get(event=event, name="")
+        standard = EmailTemplate.objects.prefetch_related("texts").filter(event=event, name="")
+        template = standard.first()
+        if template is None:  # migrate creates them; this is the safety net, not the path
+            ensure_default_templates()
+            template = standard.get()
     if not template.enabled:
         return None
     return template.text(language) or template.text(settings.LANGUAGE_CODE)
