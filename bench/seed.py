@@ -72,12 +72,14 @@ def cache_key(patients: int, appointments: int, entries: int, week: str) -> str:
     return digest.hexdigest()[:16]
 
 
-def ensure_large(name: str, *, patients: int, appointments: int, entries: int) -> None:
+def ensure_large(name: str, *, patients: int, appointments: int, entries: int,
+                 credit_share: float = 0.7) -> None:
     """Database `name`: the demo practice plus the large one, from the cached dump when
-    there is one (then ANALYZEd), else seeded and dumped."""
+    there is one (then ANALYZEd), else seeded and dumped. `credit_share`: the share of
+    appointments of the credit package's type (as far as `entries` reaches)."""
     today = datetime.date.today()
     iso = today.isocalendar()
-    key = cache_key(patients, appointments, entries, f"{iso.year}-W{iso.week}")
+    key = cache_key(patients, appointments, entries, f"{iso.year}-W{iso.week}:{credit_share}")
     dump = CACHE / f"large-{key}.dump"
     url = common.database_url(name)
     if dump.exists():
@@ -93,7 +95,7 @@ def ensure_large(name: str, *, patients: int, appointments: int, entries: int) -
     started = time.perf_counter()
     common.clone_database(name)
     counts = seed(url, patients=patients, appointments=appointments, entries=entries,
-                  today=today)
+                  today=today, credit_share=credit_share)
     seeded = time.perf_counter() - started
     analyze(url)
     CACHE.mkdir(parents=True, exist_ok=True)
@@ -128,7 +130,7 @@ def dutch(msgid: str) -> str:
 
 
 def seed(url: str, *, patients: int, appointments: int, entries: int,
-         today: datetime.date) -> dict[str, int]:
+         today: datetime.date, credit_share: float = 0.7) -> dict[str, int]:
     """Add the large practice to the database at `url` (a clone of the template)."""
     with psycopg.connect(url) as conn:
         conn.execute("SET synchronous_commit = off")  # one commit at the end; nothing to lose
@@ -139,8 +141,11 @@ def seed(url: str, *, patients: int, appointments: int, entries: int,
         add_patients(conn, p0, patients)
         monday = today - datetime.timedelta(days=today.weekday())
         weeks = -(-appointments // (len(people) * SLOTS_PER_WEEK))
-        first_monday = monday - datetime.timedelta(weeks=int(weeks * PAST_SHARE))
-        plan_appointments(conn, ctx, people, p0, patients, appointments, first_monday)
+        # Never this week: the demo practice's appointments are there.
+        first_monday = monday - datetime.timedelta(weeks=max(1, int(weeks * PAST_SHARE)))
+        plan_appointments(conn, ctx, people, p0, patients, appointments, first_monday,
+                          credit_share)
+        add_packages(conn, ctx, min(12, patients // 100))
         plan_ledger(conn, ctx, entries)
         insert_all(conn, ctx)
         advance_sequences(conn)
@@ -210,6 +215,33 @@ def add_practitioners(conn: psycopg.Connection[Any], count: int, group: int) -> 
     return ids
 
 
+def add_packages(conn: psycopg.Connection[Any], ctx: dict[str, Any], count: int) -> None:
+    """More packages for Settings → Packages, every third one archived and every other one
+    sold by a product (the seeded credits are all in the demo package)."""
+    if not count:
+        return
+    conn.execute("""
+        WITH made AS (
+            INSERT INTO packages_package (name, internal_rate, internal_rate_currency,
+                ledger_account_id, balance_sheet_item_id, is_active, free_cancel_hours,
+                late_cancel_outcome, no_show_outcome, validity_unit, validity_count)
+            SELECT (%(kinds)s::text[])[1 + n %% 4] || ' ' || (5 * (1 + n / 4)) || '×',
+                   45 + n, 'EUR', %(account)s, %(sheet)s, n %% 3 <> 2, 24, 'forfeit',
+                   CASE WHEN n %% 2 = 0 THEN 'forfeit' ELSE 'return' END,
+                   CASE WHEN n %% 4 = 1 THEN 'months' ELSE 'none' END,
+                   CASE WHEN n %% 4 = 1 THEN 12 END
+            FROM generate_series(0, %(count)s - 1) n RETURNING id, name, internal_rate
+        )
+        INSERT INTO invoicing_product (code, name, price, price_currency, package_id,
+                                       credits_per_unit, vat_treatment, is_active,
+                                       email_template_id)
+        SELECT 'PK' || id, name, internal_rate * 5, 'EUR', id, 5, %(vat)s, true, NULL
+        FROM made WHERE id %% 2 = 0""", {
+        "kinds": ["Fysio", "Manuele therapie", "Dry needling", "Oefentherapie"],
+        "account": ctx["ledger_account"], "sheet": ctx["sheet_item"], "count": count,
+        "vat": ctx["vat_treatment"]})
+
+
 def add_patients(conn: psycopg.Connection[Any], p0: int, count: int) -> None:
     conn.execute("""
         INSERT INTO patients_patient (id, first_name, last_name, date_of_birth, email, phone,
@@ -228,7 +260,7 @@ def add_patients(conn: psycopg.Connection[Any], p0: int, count: int) -> None:
 
 def plan_appointments(conn: psycopg.Connection[Any], ctx: dict[str, Any], people: list[int],
                       p0: int, patients: int, appointments: int,
-                      first_monday: datetime.date) -> None:
+                      first_monday: datetime.date, credit_share: float) -> None:
     """seed_appt: the appointments, one per practitioner slot, in a temporary table first
     (the ledger plan may still change some types)."""
     conn.execute("""
@@ -245,9 +277,10 @@ def plan_appointments(conn: psycopg.Connection[Any], ctx: dict[str, Any], people
             FROM g
         ), k AS (
             SELECT h.*, CASE WHEN t = %(per_day)s - 1 THEN %(intake)s
-                             WHEN r2 < 0.7 THEN %(credit)s ELSE %(plain)s END AS type_id,
+                             WHEN r2 < %(share)s THEN %(credit)s ELSE %(plain)s END AS type_id,
                    CASE WHEN st >= now() THEN
                             CASE WHEN r3 < 0.93 THEN 'booked' ELSE 'cancelled' END
+                        WHEN i = 0 THEN 'attended'  -- a one-appointment practice shows it
                         WHEN r3 < 0.82 THEN 'attended' WHEN r3 < 0.90 THEN 'cancelled'
                         WHEN r3 < 0.94 THEN 'late_cancelled' ELSE 'no_show' END AS status
             FROM h
@@ -265,7 +298,7 @@ def plan_appointments(conn: psycopg.Connection[Any], ctx: dict[str, Any], people
         FROM k""", {
         "n": len(people), "count": appointments, "per_day": SLOTS_PER_DAY,
         "per_week": SLOTS_PER_WEEK, "monday": first_monday, "intake": ctx["intake_type"],
-        "credit": ctx["credit_type"], "plain": ctx["plain_type"], "a0":
+        "credit": ctx["credit_type"], "plain": ctx["plain_type"], "share": credit_share, "a0":
         ctx["scheduling_appointment"], "p0": p0, "patients": patients, "people": people})
 
 
