@@ -225,7 +225,7 @@ def add_packages(conn: psycopg.Connection[Any], ctx: dict[str, Any], count: int)
             INSERT INTO packages_package (name, internal_rate, internal_rate_currency,
                 ledger_account_id, balance_sheet_item_id, is_active, free_cancel_hours,
                 late_cancel_outcome, no_show_outcome, validity_unit, validity_count)
-            SELECT (%(kinds)s::text[])[1 + n %% 4] || ' ' || (5 * (1 + n / 4)) || '×',
+            SELECT (%(kinds)s::text[])[1 + n %% 4] || ' ' || (ARRAY[5, 15, 20])[1 + n / 4] || '×',
                    45 + n, 'EUR', %(account)s, %(sheet)s, n %% 3 <> 2, 24, 'forfeit',
                    CASE WHEN n %% 2 = 0 THEN 'forfeit' ELSE 'return' END,
                    CASE WHEN n %% 4 = 1 THEN 'months' ELSE 'none' END,
