@@ -17,6 +17,8 @@ plus one seeded patient with one appointment, its credits and one invoice.
 from __future__ import annotations
 
 import datetime
+import functools
+from collections.abc import Callable
 from typing import Any
 
 from . import common, seed
@@ -120,7 +122,7 @@ def measure_one_row() -> dict[str, dict[str, int]]:
 
 def measure_large() -> dict[str, dict[str, Any]]:
     found, people = screens(), clients()
-    runs = {name: (lambda user=user, url=url: get(people[user], url))
+    runs: dict[str, Callable[[], None]] = {name: functools.partial(get, people[user], url)
             for name, (user, url, _rows) in found.items()}
     for run in runs.values():  # warm-up: templates, caches, the server's buffers
         run()

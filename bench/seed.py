@@ -426,13 +426,13 @@ def insert_invoices(conn: psycopg.Connection[Any], ctx: dict[str, Any],
                     ids: dict[str, Any]) -> None:
     """One issued invoice per lot (paid, with its payment, or open for a pending lot), numbered
     per year after what the template's counters already issued."""
-    counters = dict(conn.execute("SELECT year, last_number FROM invoicing_invoicecounter")
-                    .fetchall())
+    counters: dict[int, int] = dict(
+        conn.execute("SELECT year, last_number FROM invoicing_invoicecounter").fetchall())
     numbers: list[tuple[int, int, int, str, str]] = []
     last: dict[int, int] = {}
     for n, issue_date in conn.execute("SELECT n, issue_date FROM seed_lot2 ORDER BY n"):
         year = issue_date.year
-        last[year] = last.get(year, counters.get(year, 0)) + 1
+        last[year] = int(last.get(year, counters.get(year, 0))) + 1
         numbers.append((n, year, last[year], f"{ctx['prefix']}{year}-{last[year]:05d}",
                         payment_reference(year, last[year])))
     conn.execute("CREATE TEMP TABLE seed_number (n bigint, year int, sequence int, "
