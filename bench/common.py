@@ -142,28 +142,34 @@ def wait_for_port(port: int, process: subprocess.Popen[Any], timeout: float = 60
 
 
 @contextlib.contextmanager
-def gunicorn(app: str, *, database: str, workers: int = 2,
-             env: dict[str, str] | None = None) -> Iterator[str]:
-    """`gunicorn <app>` with the production settings on database `database`, as the
-    Dockerfile runs it; yields its base URL."""
-    port = free_port()
-    child_env = os.environ | {"DATABASE_URL": database_url(database)} | (env or {})
-    log_file = (OUT / f"gunicorn-{port}.log").open("w")
-    process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gunicorn"), app, "--bind", f"127.0.0.1:{port}",
-         "--workers", str(workers)],
-        cwd=ROOT, env=child_env, stdout=log_file, stderr=subprocess.STDOUT,
-    )
+def gunicorns(*servers: tuple[str, str], workers: int = 2) -> Iterator[list[str]]:
+    """`gunicorn <app> --workers 2` with the production settings, as the Dockerfile runs
+    it, for each (app, database); all start at once. Yields their base URLs."""
+    processes, urls, logs = [], [], []
     try:
-        wait_for_port(port, process)
-        yield f"http://127.0.0.1:{port}"
+        for app, database in servers:
+            port = free_port()
+            logs.append((OUT / f"gunicorn-{port}.log").open("w"))
+            processes.append(subprocess.Popen(
+                [str(Path(sys.executable).parent / "gunicorn"), app,
+                 "--bind", f"127.0.0.1:{port}", "--workers", str(workers)],
+                cwd=ROOT, env=os.environ | {"DATABASE_URL": database_url(database)},
+                stdout=logs[-1], stderr=subprocess.STDOUT,
+            ))
+            urls.append(f"http://127.0.0.1:{port}")
+        for url, process in zip(urls, processes, strict=True):
+            wait_for_port(int(url.rsplit(":", 1)[1]), process)
+        yield urls
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log_file.close()
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        for log_file in logs:
+            log_file.close()
 
 
 # --- results -------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ import sys
 import time
 from typing import Any
 
-from . import common
+from . import common, report
 from .common import OUT, RESULTS, ROOT, log
 
 BENCHMARKS = ["booking", "pdf", "pipeline", "screens"]
@@ -167,6 +167,8 @@ def main() -> int:
         results["machine"]["seconds"] = round(time.monotonic() - started, 1)
         RESULTS.write_text(json.dumps(results, indent=2) + "\n")
         failed += problems(results, ran)
+        if not args.quick and not failed and set(BENCHMARKS) <= set(results):
+            report.write(results)
     finally:
         stop_servers(handles)
     log(f"wrote {RESULTS.relative_to(ROOT)} in {time.monotonic() - started:.0f} s")

@@ -74,12 +74,15 @@ def ensure_default_templates() -> int:
 def template_for(event: str, language: str, product: Any = None) -> EmailTemplateText | None:
     """The text to send for an event in a language, or None when the event is switched off.
     A product's own invoice template (`product.email_template`) wins for product invoices."""
-    ensure_default_templates()
     template: EmailTemplate | None = None
     if product is not None and event == Event.PRODUCT_INVOICE:
         template = getattr(product, "email_template", None)
     if template is None:
-        template = EmailTemplate.objects.prefetch_related("texts").get(event=event, name="")
+        standard = EmailTemplate.objects.prefetch_related("texts").filter(event=event, name="")
+        template = standard.first()
+        if template is None:  # migrate creates them; this is the safety net, not the path
+            ensure_default_templates()
+            template = standard.get()
     if not template.enabled:
         return None
     return template.text(language) or template.text(settings.LANGUAGE_CODE)
@@ -126,7 +129,8 @@ def _practice_values(practice: Practice) -> dict[str, Any]:
 
 
 def build_values(
-    event: str, language: str, context: Mapping[str, Any], patient: Any = None
+    event: str, language: str, context: Mapping[str, Any], patient: Any = None,
+    practice: Practice | None = None,
 ) -> dict[str, str]:
     """All placeholder values of an email, as text in the recipient's language. The caller
     supplies the event's own values; patient and practice ones are filled in here."""
@@ -134,7 +138,7 @@ def build_values(
     unknown = sorted(set(context) - allowed)
     if unknown:
         raise ValueError(f"Placeholders not allowed for {event}: {', '.join(unknown)}")
-    values: dict[str, Any] = dict(_practice_values(Practice.get()))
+    values: dict[str, Any] = dict(_practice_values(practice or Practice.get()))
     if patient is not None:
         values |= {"patient_first_name": patient.first_name,
                    "patient_last_name": patient.last_name}
@@ -146,10 +150,11 @@ def build_values(
 
 
 def render_email(
-    subject_template: str, body_template: str, values: Mapping[str, str], language: str
+    subject_template: str, body_template: str, values: Mapping[str, str], language: str,
+    practice: Practice | None = None,
 ) -> tuple[str, str, str]:
     """(subject, plain text, HTML) in the practice's layout."""
-    practice = Practice.get()
+    practice = practice or Practice.get()
     subject = rendering.render_subject(subject_template, values)
     with translation.override(language):
         context = {"subject": subject, "practice": practice, "language": language,
@@ -204,13 +209,15 @@ def queue_email(
     text = template_for(event, language, product)
     if text is None:
         return None
-    values = build_values(event, language, context, patient)
+    practice = Practice.get()  # once per email: values, layout and sender all show it
+    values = build_values(event, language, context, patient, practice)
     if patient is not None and not to_name:
         to_name = str(patient)
     return _write(
         event=event, to=to, to_name=to_name, language=language, key=idempotency_key,
         template=text.template, subject=text.subject, body=text.body, values=values,
-        attachments=attachments, patient=patient, related=related, by=by, hold=hold,
+        attachments=attachments, patient=patient, related=related, by=by, practice=practice,
+        hold=hold,
     )
 
 
@@ -224,10 +231,11 @@ def release(idempotency_key: str) -> bool:
 def _write(
     *, event: str, to: str, to_name: str, language: str, key: str, template: EmailTemplate | None,
     subject: str, body: str, values: Mapping[str, str], attachments: Iterable[Attachment],
-    patient: Any, related: Any, by: Any, is_test: bool = False, hold: bool = False,
+    patient: Any, related: Any, by: Any, is_test: bool = False, practice: Practice | None = None,
+    hold: bool = False,
 ) -> OutgoingEmail:
-    practice = Practice.get()
-    subject, body_text, body_html = render_email(subject, body, values, language)
+    practice = practice or Practice.get()
+    subject, body_text, body_html = render_email(subject, body, values, language, practice)
     from_email, reply_to = _from_address(practice)
     problem = _recipient_problem(to)
     now = timezone.now()

@@ -141,7 +141,10 @@ class CreditEntry(models.Model):
 
     class Meta:
         ordering = ["pk"]
-        indexes = [models.Index(fields=["lot", "appointment"])]
+        indexes = [models.Index(fields=["lot", "appointment"]),
+                   # A lot's last activation or deactivation (is its invoice unpaid again?).
+                   models.Index(fields=["lot", "-id"], name="entry_lot_activation",
+                                condition=models.Q(kind__in=["activate", "deactivate"]))]
         constraints = [
             models.CheckConstraint(name="entry_credits_not_negative",
                                    condition=models.Q(credits__gte=0)),

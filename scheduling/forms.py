@@ -82,7 +82,9 @@ class BookingForm(WhenMixin, forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["appointment_type"].queryset = AppointmentType.objects.filter(is_active=True)  # type: ignore[attr-defined]
+        # The package comes along: booking reserves its credits.
+        self.fields["appointment_type"].queryset = (  # type: ignore[attr-defined]
+            AppointmentType.objects.filter(is_active=True).select_related("package"))
         self.fields["practitioner"].queryset = practitioners()  # type: ignore[attr-defined]
         if not self.is_bound:
             self.initial.setdefault("idempotency_key", uuid.uuid4().hex)
