@@ -4,6 +4,7 @@ the runner fails a run whose results lack a value or count wrongly (never for sp
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import psycopg
 import pytest
@@ -42,8 +43,8 @@ def test_floor_books_the_credits_and_refuses_the_rest_under_concurrency() -> Non
     assert (left, booked) == (0, 3)
 
 
-def complete() -> dict:
-    values = {name: dict.fromkeys(keys, 1) for name, keys in run.REQUIRED.items()}
+def complete() -> dict[str, Any]:
+    values: dict[str, Any] = {name: dict.fromkeys(keys, 1) for name, keys in run.REQUIRED.items()}
     values["booking"]["oversold"] = 0
     values["pipeline"] |= {"invoices": 1000, "emails_distinct": 1000}
     values["screens"] = {"calendar_week": dict.fromkeys(run.SCREEN_KEYS, 1)}
