@@ -75,14 +75,14 @@ def patient_balances(patient: Any) -> list[CreditBalance]:
     return balances
 
 
-def patient_history(patient: Any, limit: int = 500) -> list[CreditEntry]:
+def patient_history(patient: Any) -> QuerySet[CreditEntry]:
     """Every ledger entry of the patient, newest first, with its appointment or invoice and
-    who made it. One query."""
-    return list(
+    who made it: one query for any slice (the tab shows it a page at a time)."""
+    return (
         CreditEntry.objects.filter(lot__balance__patient=patient)
         .select_related("lot__balance__package", "lot__invoice_line__invoice",
                         "appointment__type", "created_by")
-        .order_by("-created_at", "-pk")[:limit]
+        .order_by("-created_at", "-pk")
     )
 
 
