@@ -19,6 +19,13 @@ def page_of(object_list: Any, per_page: int, params: QueryDict, param: str = "pa
     return Paginator(object_list, per_page).get_page(number)
 
 
+def positions(page: Page) -> range:
+    """Where the page's rows sit in its whole list (from 0), for rows fetched apart."""
+    if not page.paginator.count:
+        return range(0)
+    return range(page.start_index() - 1, page.end_index())
+
+
 def other_params(params: QueryDict, param: str) -> str:
     """The query string without this list's page number, for its page links (which add it)."""
     query = params.copy()

@@ -14,12 +14,11 @@ from django.views import View
 
 from communication import queries as communication_queries
 from core.crud import Column, Crud, CrudFormView, CrudListView
-from core.pagination import listing
+from core.pagination import listing, positions
 from core.roles import FRONT_DESK, STAFF_ROLES, Role, RoleRequiredMixin, has_role
 from invoicing.invoice_views import invoice_table
 from packages import credit_views
 from packages import queries as packages_queries
-from scheduling.models import Appointment
 from scheduling.queries import sees_all_patients, visible_patient_filter
 
 from . import queries, services
@@ -159,18 +158,18 @@ class PatientView(RoleRequiredMixin, View):
 
     def appointments(self, patient: Patient, params: QueryDict) -> dict[str, Any]:
         """Upcoming ones soonest first, past ones newest first; each list in pages of its own,
-        so a long history renders one page (an upcoming page holds more: usually all)."""
+        so a long history renders one page (an upcoming page holds more: usually all).
+        Two queries whatever the lengths: the counts, then both pages."""
         now = timezone.now()
-        mine = (Appointment.objects.filter(patient=patient)
-                .select_related("practitioner", "type"))
-        return {
-            "upcoming": listing(mine.filter(end__gt=now).order_by("start", "pk"),
-                                UPCOMING_PER_PAGE, params, param="upcoming_page",
-                                target="upcoming-appointments"),
-            "past": listing(mine.filter(end__lte=now).order_by("-start", "-pk"),
-                            PAST_PER_PAGE, params, param="past_page",
-                            target="past-appointments"),
-        }
+        upcoming_count, past_count = queries.appointment_counts(patient, now)
+        upcoming = listing(range(upcoming_count), UPCOMING_PER_PAGE, params,
+                           param="upcoming_page", target="upcoming-appointments")
+        past = listing(range(past_count), PAST_PER_PAGE, params, param="past_page",
+                       target="past-appointments")
+        # Pages of the counts alone so far: fill them with their appointments.
+        upcoming.page.object_list, past.page.object_list = queries.appointment_pages(
+            patient, now, positions(upcoming.page), positions(past.page))
+        return {"upcoming": upcoming, "past": past}
 
 
 class PatientLookupView(RoleRequiredMixin, View):

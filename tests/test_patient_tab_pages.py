@@ -145,14 +145,17 @@ def test_the_appointments_tab_costs_the_same_queries_for_1_and_for_60(
     short = patient("Kort")
     history_of(short, past=1, upcoming=1, practitioner=practitioner, by=receptionist,
                time="10:00")
+    single = patient("Eén")  # one appointment, so one of the lists is empty
+    history_of(single, past=1, upcoming=0, practitioner=practitioner, by=receptionist,
+               time="11:00")
     desk, own = client_for(receptionist), client_for(practitioner)
     for client in (desk, own):
         tab_queries(client, f"/patients/{short.pk}/appointments/")  # warm the session
         one = tab_queries(client, f"/patients/{short.pk}/appointments/")
-        sixty = tab_queries(client, f"/patients/{long_history.pk}/appointments/")
-        second_page = tab_queries(client, f"/patients/{long_history.pk}/appointments/"
-                                          "?past_page=2")
-        assert one == sixty == second_page
+        assert one == tab_queries(client, f"/patients/{single.pk}/appointments/")
+        assert one == tab_queries(client, f"/patients/{long_history.pk}/appointments/")
+        assert one == tab_queries(client, f"/patients/{long_history.pk}/appointments/"
+                                          "?past_page=2&upcoming_page=9")
 
 
 def test_practitioners_page_only_their_own_patients(
