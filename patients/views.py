@@ -139,6 +139,8 @@ class PatientView(RoleRequiredMixin, View):
                                            HISTORY_PER_PAGE, request.GET, param="page",
                                            target="credit-history"),
                         "is_admin": has_role(request.user, Role.ADMIN)}
+            page = context["history"].page  # of primary keys so far: load its entries
+            page.object_list = packages_queries.history_entries(page.object_list)
             if target == context["history"].target:
                 return render(request, "packages/_credit_history.html", context)
         if self.tab == "invoices":
