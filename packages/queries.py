@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,15 +76,22 @@ def patient_balances(patient: Any) -> list[CreditBalance]:
     return balances
 
 
-def patient_history(patient: Any, limit: int = 500) -> list[CreditEntry]:
-    """Every ledger entry of the patient, newest first, with its appointment or invoice and
-    who made it. One query."""
-    return list(
-        CreditEntry.objects.filter(lot__balance__patient=patient)
-        .select_related("lot__balance__package", "lot__invoice_line__invoice",
-                        "appointment__type", "created_by")
-        .order_by("-created_at", "-pk")[:limit]
-    )
+def patient_history(patient: Any) -> QuerySet[CreditEntry, int]:
+    """The primary keys of every ledger entry of the patient, newest first: count and slice
+    this (a page of the tab), then load the page with `history_entries`. Sorting bare entries
+    first keeps a long history cheap: joining every entry before the sort does not."""
+    return (CreditEntry.objects.filter(lot__balance__patient=patient)
+            .order_by("-created_at", "-pk").values_list("pk", flat=True))
+
+
+def history_entries(pks: Iterable[int]) -> list[CreditEntry]:
+    """These ledger entries, in this order, with their package, appointment or invoice and
+    who made them. One query."""
+    order = list(pks)
+    found = CreditEntry.objects.filter(pk__in=order).select_related(
+        "lot__balance__package", "lot__invoice_line__invoice", "appointment__type", "created_by")
+    by_pk = {entry.pk: entry for entry in found}
+    return [by_pk[pk] for pk in order if pk in by_pk]
 
 
 def badges(patient: Any) -> list[CreditBalance]:

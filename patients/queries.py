@@ -6,7 +6,7 @@ import datetime
 import re
 from typing import Any
 
-from django.db.models import CharField, F, Func, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import CharField, Count, F, Func, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Lower, Now
 
 from scheduling.models import Appointment
@@ -90,3 +90,27 @@ def possible_duplicates(
     if exclude_pk is not None:
         found = found.exclude(pk=exclude_pk)
     return list(found.order_by("pk")[:5])
+
+
+def appointment_counts(patient: Patient, now: datetime.datetime) -> tuple[int, int]:
+    """How many appointments are upcoming (not yet over) and how many past. One query."""
+    upcoming = Q(end__gt=now)
+    counts = Appointment.objects.filter(patient=patient).aggregate(
+        upcoming=Count("pk", filter=upcoming), past=Count("pk", filter=~upcoming))
+    return counts["upcoming"], counts["past"]
+
+
+def appointment_pages(patient: Patient, now: datetime.datetime, upcoming: range,
+                      past: range) -> tuple[list[Appointment], list[Appointment]]:
+    """The upcoming appointments soonest first and the past ones newest first, each at the
+    given positions of its list (a page), with practitioner and type. One query for both."""
+    mine = Appointment.objects.filter(patient=patient).select_related("practitioner", "type")
+    parts = [qs[positions.start:positions.stop] for qs, positions in (
+        (mine.filter(end__gt=now).order_by("start", "pk"), upcoming),
+        (mine.filter(end__lte=now).order_by("-start", "-pk"), past),
+    ) if positions]
+    rows = list(parts[0].union(*parts[1:], all=True)) if parts else []
+    # UNION ALL promises no order: put each list back in its own.
+    rows.sort(key=lambda a: (a.start, a.pk))
+    return ([a for a in rows if a.end > now],
+            [a for a in reversed(rows) if a.end <= now])

@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
@@ -14,16 +14,21 @@ from django.views import View
 
 from communication import queries as communication_queries
 from core.crud import Column, Crud, CrudFormView, CrudListView
+from core.pagination import listing, positions
 from core.roles import FRONT_DESK, STAFF_ROLES, Role, RoleRequiredMixin, has_role
 from invoicing.invoice_views import invoice_table
 from packages import credit_views
 from packages import queries as packages_queries
-from scheduling.models import Appointment
 from scheduling.queries import sees_all_patients, visible_patient_filter
 
 from . import queries, services
 from .forms import PatientForm
 from .models import Patient
+
+# Rows per page of the tabs' long lists: a page renders well within the screens' 100 ms.
+UPCOMING_PER_PAGE = 50
+PAST_PER_PAGE = 25
+HISTORY_PER_PAGE = 25
 
 
 class PatientCrud(Crud):
@@ -120,12 +125,24 @@ class PatientView(RoleRequiredMixin, View):
         }
         if context["can_manage"]:
             context["credit_badges"] = packages_queries.badges(patient)
+        # A page link of one list (HTMX) swaps only that list: its id is the request's target.
+        target = request.headers.get("HX-Target") if request.headers.get("HX-Request") else None
         if self.tab == "appointments":
-            context |= self.appointments(patient)
+            context |= self.appointments(patient, request.GET)
+            for name in ("upcoming", "past"):
+                if target == context[name].target:
+                    return render(request, "patients/_appointment_list.html",
+                                  context | {"listing": context[name]})
         if self.tab == "packages":
             context |= {"balances": packages_queries.patient_balances(patient),
-                        "history": packages_queries.patient_history(patient),
+                        "history": listing(packages_queries.patient_history(patient),
+                                           HISTORY_PER_PAGE, request.GET, param="page",
+                                           target="credit-history"),
                         "is_admin": has_role(request.user, Role.ADMIN)}
+            page = context["history"].page  # of primary keys so far: load its entries
+            page.object_list = packages_queries.history_entries(page.object_list)
+            if target == context["history"].target:
+                return render(request, "packages/_credit_history.html", context)
         if self.tab == "invoices":
             params = request.GET.copy()
             params["patient"] = str(patient.pk)
@@ -141,16 +158,20 @@ class PatientView(RoleRequiredMixin, View):
                 return render(request, "communication/_patient_emails.html", context)
         return render(request, "patients/patient.html", context)
 
-    def appointments(self, patient: Patient) -> dict[str, Any]:
+    def appointments(self, patient: Patient, params: QueryDict) -> dict[str, Any]:
+        """Upcoming ones soonest first, past ones newest first; each list in pages of its own,
+        so a long history renders one page (an upcoming page holds more: usually all).
+        Two queries whatever the lengths: the counts, then both pages."""
         now = timezone.now()
-        rows = list(
-            Appointment.objects.filter(patient=patient)
-            .select_related("practitioner", "type").order_by("start", "pk")
-        )
-        return {
-            "upcoming": [a for a in rows if a.end > now],
-            "past": [a for a in reversed(rows) if a.end <= now],
-        }
+        upcoming_count, past_count = queries.appointment_counts(patient, now)
+        upcoming = listing(range(upcoming_count), UPCOMING_PER_PAGE, params,
+                           param="upcoming_page", target="upcoming-appointments")
+        past = listing(range(past_count), PAST_PER_PAGE, params, param="past_page",
+                       target="past-appointments")
+        # Pages of the counts alone so far: fill them with their appointments.
+        upcoming.page.object_list, past.page.object_list = queries.appointment_pages(
+            patient, now, positions(upcoming.page), positions(past.page))
+        return {"upcoming": upcoming, "past": past}
 
 
 class PatientLookupView(RoleRequiredMixin, View):

@@ -54,7 +54,7 @@ def test_the_tab_shows_balances_history_and_badges(
                               by=receptionist)
     client = english(receptionist)
     client.get(f"/patients/{who.pk}/packages/")  # warm the session and the menu
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(11):  # the history: its count, its page, its entries
         body = client.get(f"/patients/{who.pk}/packages/").content.decode()
     assert "Fysio 10×: 3 available" in body
     assert 'data-available>3<' in body
@@ -69,7 +69,7 @@ def test_the_tab_shows_balances_history_and_badges(
             patient=other, practitioner=practitioner, appointment_type=kind,
             start=at(SOON, f"1{n}:00"), idempotency_key=uuid.uuid4().hex,
             by=receptionist)
-    with django_assert_num_queries(9):  # the same for more lots and entries
+    with django_assert_num_queries(11):  # the same for more lots and entries
         client.get(f"/patients/{other.pk}/packages/")
 
 
