@@ -47,7 +47,7 @@ from packages.ledger_models import CreditEntry  # noqa: E402
 from packages.models import Package  # noqa: E402
 from scheduling.models import Appointment  # noqa: E402
 
-Screen = tuple[str, str, int]  # role's username, URL, rows shown
+Screen = tuple[str, str, int]  # role's username, URL, rows behind it (paged lists show a page)
 
 
 def switch_to(name: str) -> None:
@@ -85,8 +85,7 @@ def screens() -> dict[str, Screen]:
         "patient": ("balie", reverse("patient", args=[patient]), 1),
         "patient_appointments": ("balie", reverse("patient-appointments", args=[patient]),
                                  long["n"]),
-        "patient_packages": ("balie", reverse("patient-packages", args=[patient]),
-                             min(history, 500)),
+        "patient_packages": ("balie", reverse("patient-packages", args=[patient]), history),
         "invoices": ("balie", reverse("invoices"), min(Invoice.objects.count(), 25)),
         "packages": ("admin", reverse("packages-list"), min(packages, 50)),
     }
