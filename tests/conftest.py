@@ -5,12 +5,22 @@ import os
 import pytest
 from django.contrib.auth.models import Group, User
 from django.test import Client
+from django.utils import translation
 
 from core.roles import Role
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # live_server + Playwright
 
 PASSWORD = "flux-test-password"  # noqa: S105
+
+
+@pytest.fixture(autouse=True)
+def _default_language():  # type: ignore[no-untyped-def]
+    # A request through LocaleMiddleware leaves its language active in the thread; each
+    # test starts in the practice's default language, whatever ran before it.
+    translation.deactivate()
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture(autouse=True)
