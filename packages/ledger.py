@@ -365,23 +365,25 @@ def expire_lots(today: datetime.date, *, by: Any = None) -> int:
 
 # ---------------------------------------------------------------------------- appointments
 
-def covering(balance: CreditBalance, start: datetime.datetime, *,
-             today: datetime.date | None = None) -> QuerySet[CreditLot]:
+def covers(start: datetime.datetime, today: datetime.date | None = None) -> Q:
     """Lots whose credits are available now and whose expiry (the end of that day, Europe/
     Amsterdam) is not before the start. A lot past its expiry covers nothing, even before
     the nightly sweep has expired its credits."""
     bound = max(local_date(start), today or today_local())
-    return balance.lots.filter(available__gt=0).filter(
-        Q(expires_on__isnull=True) | Q(expires_on__gte=bound)
-    ).order_by(F("expires_on").asc(nulls_last=True), "pk")
+    return Q(available__gt=0) & (Q(expires_on__isnull=True) | Q(expires_on__gte=bound))
+
+
+def covering(balance: CreditBalance, start: datetime.datetime, *,
+             today: datetime.date | None = None) -> QuerySet[CreditLot]:
+    """The balance's covering lots (`covers`), those that expire first first."""
+    return balance.lots.filter(covers(start, today)).order_by(
+        F("expires_on").asc(nulls_last=True), "pk")
 
 
 def available_for(patient: Any, package: Package, start: datetime.datetime | None = None) -> int:
-    """Credits a booking at `start` (default: now) could reserve. Read-only."""
-    balance = CreditBalance.objects.filter(patient=patient, package=package).first()
-    if balance is None:
-        return 0
-    lots = covering(balance, start or timezone.now())
+    """Credits a booking at `start` (default: now) could reserve. Read-only, one query."""
+    lots = CreditLot.objects.filter(covers(start or timezone.now()),
+                                    balance__patient=patient, balance__package=package)
     return int(lots.aggregate(n=Sum("available"))["n"] or 0)
 
 
