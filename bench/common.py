@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
 import socket
 import statistics
 import subprocess
@@ -22,6 +21,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
+
+from flux.devservers import free_port, stop_children
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "var" / "bench"
@@ -124,12 +125,6 @@ def rss_mb(pid: int) -> float:
 
 # --- servers -------------------------------------------------------------------------------
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def wait_for_port(port: int, process: subprocess.Popen[Any], timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -161,13 +156,7 @@ def gunicorns(*servers: tuple[str, str], workers: int = 2) -> Iterator[list[str]
             wait_for_port(int(url.rsplit(":", 1)[1]), process)
         yield urls
     finally:
-        for process in processes:
-            process.send_signal(signal.SIGTERM)
-        for process in processes:
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop_children(processes, timeout=15)
         for log_file in logs:
             log_file.close()
 

@@ -18,6 +18,8 @@ import sys
 import time
 from typing import Any
 
+from flux import devservers
+
 from . import common, report
 from .common import OUT, RESULTS, ROOT, log
 
@@ -54,8 +56,6 @@ PRODUCTION_ENV = {
 def start_servers() -> list[Any]:
     """The machine's servers when BENCH_SERVER_URL / REDIS_URL are given, else embedded
     ones under var/ (PostgreSQL with its default durability, as in production)."""
-    from flux import devservers
-
     handles: list[Any] = []
     if not os.environ.get("BENCH_SERVER_URL"):
         url, server = devservers.start_postgres("pgbench", database="postgres")
@@ -66,14 +66,6 @@ def start_servers() -> list[Any]:
         os.environ["REDIS_URL"] = url
         handles.append(redis)
     return handles
-
-
-def stop_servers(handles: list[Any]) -> None:
-    for handle in handles:
-        if hasattr(handle, "shutdown"):
-            handle.shutdown()
-        else:
-            handle.cleanup()
 
 
 def python(*args: str, timeout: float | None = None) -> None:
@@ -170,7 +162,7 @@ def main() -> int:
         if not args.quick and not failed and set(BENCHMARKS) <= set(results):
             report.write(results)
     finally:
-        stop_servers(handles)
+        devservers.stop_servers(handles)
     log(f"wrote {RESULTS.relative_to(ROOT)} in {time.monotonic() - started:.0f} s")
     for problem in failed:
         log("FAILED:", problem)

@@ -119,16 +119,30 @@ def run() -> int:
     except KeyboardInterrupt:
         pass
     finally:
-        for child in children:
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
-        for child in children:
-            try:
-                child.wait(10)
-            except subprocess.TimeoutExpired:
-                child.kill()
+        stop_children(children, timeout=10)
         del handles
     return 0
+
+
+def stop_children(children: list[subprocess.Popen[Any]], *, timeout: float) -> None:
+    """SIGTERM to every child still running, then wait; kill what does not stop in time."""
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    for child in children:
+        try:
+            child.wait(timeout)
+        except subprocess.TimeoutExpired:
+            child.kill()
+
+
+def stop_servers(handles: list[Any]) -> None:
+    """Stop the embedded servers `ensure_services` started."""
+    for handle in handles:
+        if hasattr(handle, "shutdown"):
+            handle.shutdown()
+        else:
+            handle.cleanup()
 
 
 def exec_with_services(command: list[str]) -> int:
@@ -137,11 +151,7 @@ def exec_with_services(command: list[str]) -> int:
     try:
         return subprocess.call(command, cwd=ROOT)
     finally:
-        for handle in handles:
-            if hasattr(handle, "shutdown"):
-                handle.shutdown()
-            else:
-                handle.cleanup()
+        stop_servers(handles)
 
 
 if __name__ == "__main__":
