@@ -312,6 +312,8 @@ def main() -> None:
     })
     with common.gunicorns(("flux.wsgi", database), ("bench.bare:application", database),
                           ("flux.wsgi", small), ("flux.wsgi", large)) as urls:
+        checks = loadclient.production_checks(urls[0], username=USERNAME, password=PASSWORD)
+        assert all(checks.values()), f"not the production settings: {checks}"
         floors_result = against_floors(database, setups[database], urls[0], urls[1])
         scale = at_scale({small: urls[2], large: urls[3]}, setups)
     scale = {"small": scale[small], "large": scale[large]}
@@ -323,7 +325,7 @@ def main() -> None:
         "rawsql_latency_ms": raw["single"]["median_ms"], "rawsql_tps": raw["load"]["per_second"],
         "bare_latency_ms": bare["single"]["median_ms"], "bare_tps": bare["load"]["per_second"],
         "http_latency_ms": http["single"]["median_ms"], "http_tps": http["load"]["per_second"],
-        "clients": CLIENTS,
+        "clients": CLIENTS, **checks,
         "refused_share": round(ours_refused / ours_attempts, 3),
         "oversold": floors_result["oversold"],
         "latency_1k_ms": scale["small"]["median_ms"],

@@ -190,3 +190,15 @@ def ours(base: str, *, username: str, password: str, appointment_type: int) -> T
         return send
 
     return connect
+
+
+def production_checks(base: str, *, username: str, password: str) -> dict[str, bool]:
+    """What the measured server must be: CSRF refuses a booking posted without the token,
+    and DEBUG is off (a missing page is Django's plain 404, not its debug page)."""
+    browser = Browser(base)
+    browser.log_in(username, password)
+    no_token = browser.call("POST", "/calendar/book/", {"patient": 1}, {"HX-Request": "true"})
+    missing = request(base, "GET", "/no-such-page/")
+    return {"csrf_enforced": no_token.status == 403,
+            "debug_off": missing.status == 404
+            and b"URLconf" not in missing.body}  # type: ignore[attr-defined]
