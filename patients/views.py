@@ -17,6 +17,7 @@ from core.crud import Column, Crud, CrudFormView, CrudListView
 from core.pagination import listing, positions
 from core.roles import FRONT_DESK, STAFF_ROLES, Role, RoleRequiredMixin, has_role
 from invoicing.invoice_views import invoice_table
+from invoicing.queries import unpaid_appointment_ids
 from packages import credit_views
 from packages import queries as packages_queries
 from scheduling.queries import sees_all_patients, visible_patient_filter
@@ -161,7 +162,9 @@ class PatientView(RoleRequiredMixin, View):
     def appointments(self, patient: Patient, params: QueryDict) -> dict[str, Any]:
         """Upcoming ones soonest first, past ones newest first; each list in pages of its own,
         so a long history renders one page (an upcoming page holds more: usually all).
-        Two queries whatever the lengths: the counts, then both pages."""
+        Three queries whatever the lengths: the counts, both pages, then which appointments
+        of those pages hold credits of an invoice unpaid again ("package unpaid", DOMAIN.md
+        rule 7; shown to every role that sees the tab, as on the calendar)."""
         now = timezone.now()
         upcoming_count, past_count = queries.appointment_counts(patient, now)
         upcoming = listing(range(upcoming_count), UPCOMING_PER_PAGE, params,
@@ -171,7 +174,9 @@ class PatientView(RoleRequiredMixin, View):
         # Pages of the counts alone so far: fill them with their appointments.
         upcoming.page.object_list, past.page.object_list = queries.appointment_pages(
             patient, now, positions(upcoming.page), positions(past.page))
-        return {"upcoming": upcoming, "past": past}
+        shown = [*upcoming.page.object_list, *past.page.object_list]
+        return {"upcoming": upcoming, "past": past,
+                "unpaid": unpaid_appointment_ids(a.pk for a in shown)}
 
 
 class PatientLookupView(RoleRequiredMixin, View):

@@ -149,6 +149,8 @@ def test_the_appointments_tab_costs_the_same_queries_for_1_and_for_60(
     history_of(single, past=1, upcoming=0, practitioner=practitioner, by=receptionist,
                time="11:00")
     desk, own = client_for(receptionist), client_for(practitioner)
+    # The tab's own: the counts, both pages, the "package unpaid" flags of the rows shown
+    # (one query; test_payments checks it costs the same with flags and without).
     for client in (desk, own):
         tab_queries(client, f"/patients/{short.pk}/appointments/")  # warm the session
         one = tab_queries(client, f"/patients/{short.pk}/appointments/")

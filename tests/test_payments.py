@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime
+import re
 import threading
 from decimal import Decimal
 
 import pytest
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Group, User
 from django.db import connection
+from django.test import Client
+from django.utils import timezone
 from djmoney.money import Money
 
 from communication.models import OutgoingEmail
@@ -19,9 +22,12 @@ from invoicing.models import Invoice, Payment
 from invoicing.queries import unpaid_appointment_ids
 from packages import ledger
 from packages.ledger_models import CreditEntry
+from scheduling.models import Appointment
 
 from . import invoice_factories as make
 from . import ledger_helpers as lh
+from .conftest import client_for
+from .test_patient_tab_pages import shown, tab_queries
 
 pytestmark = pytest.mark.django_db
 TODAY = datetime.date(2026, 12, 1)
@@ -95,10 +101,6 @@ def test_reversal_after_some_credits_reserved_and_used(admin) -> None:
     assert unpaid_appointment_ids(ids) == {visits[1].pk, visits[2].pk}
     assert ledger.derive_differences() == []
     # The calendar shows the flag on exactly those two.
-    from django.contrib.auth.models import Group
-
-    from .conftest import client_for
-
     for visit in visits:  # the ledger helpers' practitioners, shown on the calendar
         visit.practitioner.groups.add(Group.objects.get(name="practitioner"))
     day = visits[1].start.astimezone(ledger.AMSTERDAM).date()
@@ -120,6 +122,64 @@ def test_reversal_after_some_credits_reserved_and_used(admin) -> None:
     assert unpaid_appointment_ids(ids) == set()
     assert OutgoingEmail.objects.filter(event="payment_received").count() == 2
     assert ledger.derive_differences() == []
+
+
+def flagged(body: str) -> set[int]:
+    """The appointments whose row of the patient's Appointments tab carries the flag."""
+    rows = re.findall(r'<tr [^>]*data-appointment="(\d+)">(.*?)</tr>', body, re.S)
+    return {int(pk) for pk, row in rows if "Pakket onbetaald" in row}
+
+
+def test_the_patients_appointments_tab_flags_exactly_the_appointments_holding_unpaid_credits(
+    admin: User, receptionist: User
+) -> None:
+    invoice = issued(admin)
+    package = invoice.lines.get().package
+    payment = pay(invoice, "1200.00", admin)
+    who = invoice.patient
+    held_past, used, held, held_too, free = (lh.appointment(who, package) for _ in range(5))
+    for visit in (held_past, used, held, held_too):
+        ledger.reserve(visit, credits=1, package=package, key=f"book:{visit.pk}", by=admin)
+    ledger.use(used, forfeited=False, key=f"attended:{used.pk}", by=admin)
+    other = lh.package("Massage 5×")  # credits of another, paid package: never flagged
+    lh.lot(who, other, 5)
+    elsewhere = lh.appointment(who, other)
+    ledger.reserve(elsewhere, credits=1, package=other, key="book:other", by=admin)
+    # Two of them are over by now (moved afterwards: the lot need not cover their day).
+    for visit, days in ((held_past, 2), (used, 3)):
+        start = timezone.now() - datetime.timedelta(days=days)
+        Appointment.objects.filter(pk=visit.pk).update(
+            start=start, end=start + datetime.timedelta(minutes=30))
+    own = held.practitioner  # a practitioner sees the tab of their own patient, flags too
+    own.groups.add(Group.objects.get(name="practitioner"))
+    clients = [client_for(receptionist), client_for(own)]
+    url = f"/patients/{who.pk}/appointments/"
+    everyone = {held_past.pk, used.pk, held.pk, held_too.pk, free.pk, elsewhere.pk}
+
+    def tab(client: Client, target: str | None = None) -> str:
+        headers = {"HX-Request": "true", "HX-Target": target} if target else {}
+        response = client.get(url, headers=headers)
+        assert response.status_code == 200
+        return response.content.decode()
+
+    before = [tab_queries(client, url) for client in clients]
+    for client in clients:
+        assert flagged(tab(client)) == set() and set(shown(tab(client))) == everyone
+
+    payments.reverse_payment(payment, reason="Stornering door de bank", by=admin)
+    for client in clients:
+        assert flagged(tab(client)) == {held_past.pk, held.pk, held_too.pk}
+        upcoming = tab(client, "upcoming-appointments")
+        assert flagged(upcoming) == {held.pk, held_too.pk}  # a page link keeps them
+        past = tab(client, "past-appointments")
+        assert flagged(past) == {held_past.pk}
+    # One query for the flags of all rows shown, whether or not any is flagged.
+    assert [tab_queries(client, url) for client in clients] == before
+
+    pay(invoice, "1200.00", admin)  # paid again: the flags are gone
+    for client in clients:
+        assert flagged(tab(client)) == set() and set(shown(tab(client))) == everyone
+    assert [tab_queries(client, url) for client in clients] == before
 
 
 def test_reversing_an_overpayment_leaves_the_invoice_paid(admin) -> None:
