@@ -119,11 +119,13 @@ def build(
             top = max(minute_of(appointment.start, day), first)
             bottom = min(minute_of(appointment.end, day), last)
             colour, ink = colours(appointment.type.colour)
+            visible = visible_patients is None or appointment.patient_id in visible_patients
             column.blocks.append(Block(
                 appointment=appointment, top=units(top - first),
                 span=units(max(bottom - top, SLOT_MINUTES)), colour=colour, ink=ink,
-                visible=visible_patients is None or appointment.patient_id in visible_patients,
-                unpaid=appointment.pk in (unpaid or set()),
+                visible=visible,
+                # A colleague's patient's payment is theirs to know, like the name.
+                unpaid=visible and appointment.pk in (unpaid or set()),
             ))
         if column.is_today:
             local = timezone.localtime(now)

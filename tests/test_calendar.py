@@ -127,6 +127,27 @@ def test_practitioner_sees_a_colleagues_unknown_patient_only_as_occupied(
 
 
 @pytest.mark.django_db
+def test_a_colleagues_occupied_block_never_shows_its_payment_state(
+    receptionist: User, practitioner: User
+) -> None:
+    from scheduling import grid
+
+    colleague = make_user("collega", "practitioner")
+    [theirs] = book(practitioner=colleague, start=at(MONDAY, "09:00"),
+                    who=patient("Geheim", "Persoon"), by=receptionist)
+    day = datetime.date.fromisoformat(MONDAY)
+
+    def block(visible: set[int] | None) -> grid.Block:
+        [column] = grid.build([(day, colleague)], hours={}, appointments=[theirs], first=480,
+                              last=1080, now=at(MONDAY, "08:00"), book_href=None,
+                              visible_patients=visible, unpaid={theirs.pk})
+        return column.blocks[0]
+
+    assert block(None).unpaid  # the front desk sees every patient, and the flag
+    assert not block(set()).unpaid and not block(set()).visible  # shown as Occupied only
+
+
+@pytest.mark.django_db
 def test_week_view_query_count_does_not_grow_with_appointments(
     receptionist: User, practitioner: User
 ) -> None:
