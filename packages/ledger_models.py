@@ -7,6 +7,8 @@ database refuses negative counters (CHECK) and any UPDATE or DELETE of an entry 
 
 from __future__ import annotations
 
+import re
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -16,6 +18,9 @@ from djmoney.models.fields import MoneyField
 from .models import Outcome, ValidityUnit
 
 BUCKETS = ("pending", "available", "reserved", "used", "expired")
+#: the key of an administrator's waiver of a forfeited credit (scheduling.services.waive_forfeit:
+#: `<appointment key>/waive/<step>`, `:2`, `:3` … for further lots)
+WAIVER_KEY = re.compile(r"/waive/\d+(:\d+)?$")
 
 
 def non_negative(prefix: str) -> list[models.CheckConstraint]:
@@ -155,6 +160,11 @@ class CreditEntry(models.Model):
 
     def deltas(self) -> dict[str, int]:
         return {b: getattr(self, f"d_{b}") for b in BUCKETS}
+
+    @property
+    def is_waiver(self) -> bool:
+        """A reversal that gave back a forfeited credit: an administrator's waiver."""
+        return self.kind == self.Kind.REVERSE and bool(WAIVER_KEY.search(self.idempotency_key))
 
 
 class LedgerCheck(models.Model):

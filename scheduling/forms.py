@@ -164,6 +164,14 @@ class CancelForm(forms.Form):
     )
 
 
+class WaiveForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Reason"), max_length=500, widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Why the patient gets the credit back. It shows in the history on the "
+                    "patient's Packages tab."),
+    )
+
+
 class WorkingHoursForm(forms.Form):
     """From and until for each weekday; both empty means not working that day."""
 

@@ -9,6 +9,7 @@ Who may do what with an appointment (`allowed_actions`):
 | attended / no-show  | the other of the two   | receptionist, administrator, its practitioner |
 | attended / no-show  | cancel (a correction)  | administrator                              |
 | (late) cancelled    | attended, no-show      | administrator (a correction)               |
+| late-cancelled / no-show, credit forfeited | waive (`waive_forfeit`) | administrator    |
 
 From the end of the day after the appointment (`queries.status_deadline`) only an
 administrator changes anything; at that moment an appointment nobody marked becomes
@@ -222,6 +223,73 @@ def credits_follow(appointment: Appointment, old: str, *, by: Any, reason: str =
         raise _credit_error(exc) from exc
     except ledger.LedgerError as exc:
         raise AppointmentError(str(exc)) from exc
+
+
+# ── Waiving a forfeited credit ───────────────────────────────────────────────────────────
+
+WAIVE = "waive"
+#: the statuses whose credit a lot's policy may forfeit, and an administrator may waive
+FORFEITING = (Status.LATE_CANCELLED, Status.NO_SHOW)
+
+
+def forfeited_credits(appointment: Appointment) -> int:
+    """Credits a late cancellation or no-show of this appointment consumed and nobody has
+    given back yet: what an administrator may waive."""
+    if appointment.status not in FORFEITING or appointment.pk is None:
+        return 0
+    return sum(CreditEntry.objects.filter(appointment=appointment)
+               .values_list("d_used", flat=True))
+
+
+def may_waive(appointment: Appointment, user: Any) -> bool:
+    return Role.ADMIN in roles_of(user) and forfeited_credits(appointment) > 0
+
+
+def waiver(appointment: Appointment) -> CreditEntry | None:
+    """The waiver that gave this late-cancelled or no-show appointment's credit back, if it
+    still stands (a later status change and a new forfeit undo what it shows)."""
+    if appointment.status not in FORFEITING or appointment.pk is None:
+        return None
+    entries = list(CreditEntry.objects.filter(appointment=appointment)
+                   .select_related("created_by").order_by("pk"))
+    used: int = sum(e.d_used for e in entries)
+    if not entries or used:
+        return None
+    last = next((e for e in reversed(entries) if e.kind == CreditEntry.Kind.USE), None)
+    found = [e for e in entries if e.is_waiver and (last is None or e.pk > last.pk)]
+    return found[0] if found else None
+
+
+@transaction.atomic
+def waive_forfeit(appointment: Appointment, *, reason: str, by: Any) -> Appointment:
+    """An administrator gives back the credit a late cancellation or no-show forfeited
+    (DOMAIN.md rule 3), with a reason. The status stays; the credit returns to its lot's
+    available credits (on a lot past its expiry it expires at once). A repeat (a double
+    click) finds the credit already waived and changes nothing."""
+    if Role.ADMIN not in roles_of(by):
+        raise NotAllowed(_("Only an administrator can waive a forfeited credit."))
+    reason = reason.strip()
+    if not reason:
+        raise AppointmentError(_("A waiver needs a reason."))
+    current = _lock(appointment)
+    if current.status not in FORFEITING:
+        raise AppointmentError(
+            _("Only the credit of a late cancellation or a no-show can be waived."))
+    if not forfeited_credits(current):
+        if waiver(current) is not None:
+            return current  # waived a moment ago (a double click): nothing more to do
+        raise AppointmentError(_("This appointment has no forfeited credit to waive."))
+    try:
+        entries = ledger.reverse_use(current, reason=reason, by=by,
+                                     key=_step_key(current, WAIVE))
+    except ledger.LedgerError as exc:
+        raise AppointmentError(str(exc)) from exc
+    credits = sum(e.credits for e in entries if e.kind == CreditEntry.Kind.REVERSE)
+    audit.record(current, AuditEntry.Action.UPDATE, {
+        "credits": [_("%(n)s forfeited") % {"n": credits}, _("waived")],
+        "waiver reason": ["", reason],
+    }, by=by)
+    return current
 
 
 def move_credits(appointment: Appointment, *, old_type: AppointmentType,

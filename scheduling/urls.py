@@ -11,6 +11,8 @@ urlpatterns = [
          name="appointment-edit"),
     path("appointments/<int:pk>/cancel/", views.AppointmentCancelView.as_view(),
          name="appointment-cancel"),
+    path("appointments/<int:pk>/waive/", views.AppointmentWaiveView.as_view(),
+         name="appointment-waive"),
     path("appointments/<int:pk>/status/", views.AppointmentStatusView.as_view(),
          name="appointment-status"),
 ]

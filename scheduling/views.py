@@ -33,7 +33,7 @@ from packages.queries import appointment_credits, credits_left
 from patients.models import Patient
 
 from . import grid, services
-from .forms import AppointmentForm, BookingForm, CancelForm, WorkingHoursForm
+from .forms import AppointmentForm, BookingForm, CancelForm, WaiveForm, WorkingHoursForm
 from .models import Appointment, WorkingHours
 from .queries import (
     appointments_between,
@@ -338,6 +338,8 @@ class AppointmentView(RoleRequiredMixin, View):
             "last_day": timezone.localtime(deadline - datetime.timedelta(days=1)).date(),
             "is_admin": has_role(request.user, Role.ADMIN),
             "next": came_from(request), "credits": appointment_credits(appointment),
+            "may_waive": services.may_waive(appointment, request.user),
+            "waiver": services.waiver(appointment),
         }, status=status)
 
 
@@ -414,6 +416,41 @@ class AppointmentCancelView(RoleRequiredMixin, View):
             "late_if_patient": services.is_late_cancel(
                 appointment, Appointment.CancelledBy.PATIENT),
             "window_hours": int(window.total_seconds() // 3600),
+            "next": came_from(request),
+        }, status=status)
+
+
+class AppointmentWaiveView(AdminRequiredMixin, View):
+    """Waive the credit a late cancellation or no-show forfeited, with a reason."""
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        appointment = appointment_for(request, pk)
+        return self.show(request, appointment, WaiveForm())
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        appointment = appointment_for(request, pk)
+        form = WaiveForm(request.POST)
+        if form.is_valid():
+            try:
+                waived = services.waive_forfeit(
+                    appointment, reason=form.cleaned_data["reason"], by=request.user)
+            except services.AppointmentError as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(request, _(
+                    "The forfeited credit of %(patient)s for %(when)s has been waived.") % {
+                    "patient": waived.patient, "when": services.when(waived.start, waived.end)})
+                return done(request, back_to(
+                    request, timezone.localtime(waived.start).date(), waived.practitioner))
+        return self.show(request, appointment, form, status=422)
+
+    def show(self, request: HttpRequest, appointment: Appointment, form: WaiveForm,
+             status: int = 200) -> HttpResponse:
+        return panel(request, "scheduling/_waive.html", {
+            "appointment": appointment, "form": form, "title": str(appointment),
+            "when": services.when(appointment.start, appointment.end),
+            "credits": appointment_credits(appointment),
+            "forfeited": services.forfeited_credits(appointment),
             "next": came_from(request),
         }, status=status)
 
