@@ -141,4 +141,4 @@ def hour_labels(first: int, last: int) -> list[tuple[str, str]]:
 
 
 def day_label(day: datetime.date) -> str:
-    return formats.date_format(day, "D j M")
+    return formats.date_format(day, "D j N")

@@ -168,8 +168,8 @@ class Showing:
         if self.view == "week":
             return _("Week %(week)s · %(first)s – %(last)s") % {
                 "week": days[0].isocalendar().week,
-                "first": formats.date_format(days[0], "j M"),
-                "last": formats.date_format(days[-1], "j M Y"),
+                "first": formats.date_format(days[0], "j N"),
+                "last": formats.date_format(days[-1], "j N Y"),
             }
         return formats.date_format(days[0], "l j F Y")
 

@@ -31,6 +31,14 @@ def english(user: User) -> Client:
     return client
 
 
+def english_date(day: object) -> str:
+    """A short date as the English screens write it (1 Dec. 2026, 4 March 2030)."""
+    from django.utils import dateformat, translation
+
+    with translation.override("en"):
+        return dateformat.format(day, "j N Y")
+
+
 @pytest.fixture
 def fysio(db) -> Package:  # type: ignore[no-untyped-def]
     return Package.objects.create(name="Fysio 10×", internal_rate=Money(55, "EUR"),
@@ -58,7 +66,7 @@ def test_the_tab_shows_balances_history_and_badges(
         body = client.get(f"/patients/{who.pk}/packages/").content.decode()
     assert "Fysio 10×: 3 available" in body
     assert 'data-available>3<' in body
-    assert "Reserved" in body and f"Fysio uit pakket, {SOON:%-d %b %Y} 09:00" in body
+    assert "Reserved" in body and f"Fysio uit pakket, {english_date(SOON)} 09:00" in body
     assert "Receptie" in body  # who booked it
     assert "+ Import" not in body and "Adjust" not in body  # administrators only
     other = patient("Kees")

@@ -241,7 +241,7 @@ def test_appointments_tab_lists_upcoming_and_cancelled(
                                 by=receptionist)
     receptionist_client.cookies["django_language"] = "en"
     body = receptionist_client.get(f"/patients/{who.pk}/appointments/").content.decode()
-    assert "Mon 4 Mar 2030" in body and "Mon 11 Mar 2030" in body
+    assert "Mon 4 March 2030" in body and "Mon 11 March 2030" in body
     assert "Op vakantie" in body and "Cancelled" in body
     assert body.count('class="cancelled"') == 1
 

@@ -9,6 +9,7 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from djmoney.money import Money
 
+from core.dates import SHORT_DATE, SHORT_DATETIME
 from core.money import format_amount
 from core.roles import Role
 
@@ -34,9 +35,9 @@ def cell(value: Any) -> Any:
     if isinstance(value, datetime.datetime):
         if timezone.is_aware(value):
             value = timezone.localtime(value)
-        return formats.date_format(value, "j M Y H:i")
+        return formats.date_format(value, SHORT_DATETIME)
     if isinstance(value, datetime.date):
-        return formats.date_format(value, "j M Y")
+        return formats.date_format(value, SHORT_DATE)
     return value
 
 

@@ -3,7 +3,6 @@ tab stays selected, the upcoming list stays), and pages by plain links without J
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import pytest
@@ -34,11 +33,11 @@ def test_past_appointments_page_with_and_without_htmx(
     rows = past.locator("tr[data-appointment]")
     expect(rows).to_have_count(25)
     expect(past).to_contain_text("Pagina 1 van 2 · 30 in totaal")
-    expect(rows.first).to_contain_text(re.compile("27 jul 2020", re.I))
+    expect(rows.first).to_contain_text("27 jul. 2020")
     past.get_by_role("link", name="Volgende ›").click()
     expect(past).to_contain_text("Pagina 2 van 2 · 30 in totaal")
     expect(rows).to_have_count(5)
-    expect(rows.last).to_contain_text(re.compile("6 jan 2020", re.I))
+    expect(rows.last).to_contain_text("6 jan. 2020")
     assert page.url.endswith(f"/patients/{who.pk}/appointments/")  # swapped in place
     expect(page.locator("#upcoming-appointments tr[data-appointment]")).to_have_count(1)
     expect(page.get_by_role("link", name="Afspraken")).to_have_attribute("aria-current", "page")
