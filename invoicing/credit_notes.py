@@ -2,14 +2,22 @@
 
 A credit note takes its number from the invoice counter (invoicing.invoices.take_number), so
 invoices and credit notes share one gapless series. Its lines are negated shares of the
-invoice's lines: for a package line, the credits the administrator chose, which must be
-available (not reserved, not used) and are revoked in the ledger at their lot's value; for
-another line, a number of its units. VAT is at the original line's rate; crediting what is
-left of a line takes exactly its remaining amounts, so a line credited in parts adds up.
+invoice's lines: for a package line, the credits the administrator chose, revoked in the
+ledger at their lot's value; for another line, a number of its units. VAT is at the original
+line's rate; crediting what is left of a line takes exactly its remaining amounts, so a line
+credited in parts adds up.
+
+Which credits of a package line may be credited: on a fully paid invoice its lot's available
+credits; on an invoice not fully paid (unpaid or partly paid) also its pending credits, and
+those first (the patient changed their mind before paying). Reserved and used credits never.
+Credited pending credits leave the lot: a later payment activates only what is left. A credit
+note that leaves a partly paid invoice with nothing owed completes it like a payment would:
+a new payment-completion epoch, and the remaining pending credits become available.
 """
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -31,8 +39,8 @@ from packages import ledger
 from .invoice_models import Invoice, InvoiceLine
 from .invoices import lock, take_number
 from .payment_models import CreditNote, CreditNoteLine
+from .payments import activate_lots, current_epoch, set_status, status_for
 from .payments import figures as money_of
-from .payments import set_status, status_for
 
 HUNDRED = Decimal(100)
 
@@ -48,6 +56,8 @@ class Creditable:
     line: InvoiceLine
     units_left: int  # units (other lines) or credits (package lines) not yet credited
     available: int  # package lines: credits of the lot available now
+    pending: int = 0  # package lines: credits of the lot awaiting payment
+    takes_pending: bool = False  # the invoice is not fully paid: pending ones go first
 
     @property
     def is_package(self) -> bool:
@@ -55,7 +65,10 @@ class Creditable:
 
     @property
     def maximum(self) -> int:
-        return min(self.units_left, self.available) if self.is_package else self.units_left
+        if not self.is_package:
+            return self.units_left
+        return min(self.units_left,
+                   self.available + (self.pending if self.takes_pending else 0))
 
 
 def credited_before(line: InvoiceLine) -> tuple[int, Decimal, Decimal, Decimal]:
@@ -67,12 +80,14 @@ def credited_before(line: InvoiceLine) -> tuple[int, Decimal, Decimal, Decimal]:
 
 
 def creditable(invoice: Invoice) -> list[Creditable]:
+    unpaid = not money_of(invoice).fully_paid
     rows = []
     for line in invoice.lines.select_related("credit_lot").order_by("position"):
         done = credited_before(line)[0]
         whole = line.credits if line.credit_lot_id else line.quantity
         lot = line.credit_lot
-        rows.append(Creditable(line, whole - done, lot.available if lot is not None else 0))
+        rows.append(Creditable(line, whole - done, lot.available if lot is not None else 0,
+                               lot.pending if lot is not None else 0, unpaid))
     return rows
 
 
@@ -96,9 +111,14 @@ def amounts(line: InvoiceLine, count: int) -> tuple[Decimal, Decimal, Decimal]:
 
 @transaction.atomic
 def create_credit_note(invoice: Invoice | int, *, counts: dict[int, int], reason: str,
-                       by: Any) -> CreditNote:
-    """Credit `counts` (invoice line pk → units, or credits for a package line)."""
+                       by: Any, request_key: uuid.UUID | None = None) -> CreditNote:
+    """Credit `counts` (invoice line pk → units, or credits for a package line). A repeated
+    `request_key` (a double submit) returns the note the first call made."""
     locked = lock(invoice)
+    if request_key is not None:  # under the invoice's lock: a second submit waits for it
+        done = CreditNote.objects.filter(request_key=request_key).first()
+        if done is not None:
+            return done
     if locked.is_draft:
         raise CreditNoteError(_("A draft has no number yet: change or delete it instead."))
     wanted = {pk: n for pk, n in counts.items() if n}
@@ -110,6 +130,13 @@ def create_credit_note(invoice: Invoice | int, *, counts: dict[int, int], reason
         if row is None or n < 0:
             raise CreditNoteError(_("This line is not on the invoice."))
         if n > row.maximum:
+            if row.is_package and row.takes_pending:
+                raise CreditNoteError(
+                    _("Only %(n)s credits of ‘%(line)s’ can be credited (%(pending)s awaiting "
+                      "payment, %(available)s available); reserved and used credits cannot "
+                      "be credited.")
+                    % {"n": row.maximum, "line": row.line.description,
+                       "pending": row.pending, "available": row.available})
             if row.is_package:
                 raise CreditNoteError(
                     _("Only %(n)s credits of ‘%(line)s’ are available to credit; reserved "
@@ -118,12 +145,14 @@ def create_credit_note(invoice: Invoice | int, *, counts: dict[int, int], reason
             raise CreditNoteError(_("Only %(n)s of ‘%(line)s’ are left to credit.")
                                   % {"n": row.maximum, "line": row.line.description})
 
+    before = money_of(locked)
+    was_paid = before.fully_paid
     now = timezone.now()
     issue_date = timezone.localdate()
     note = CreditNote(invoice=locked, issue_date=issue_date, issued_at=now,
                       issued_by=by if getattr(by, "pk", None) else None, reason=reason,
                       language=locked.language, seller=locked.seller, buyer=locked.buyer,
-                      exemption_text=locked.exemption_text)
+                      exemption_text=locked.exemption_text, request_key=request_key)
     made: list[CreditNoteLine] = []
     for position, (pk, n) in enumerate(sorted(wanted.items(),
                                               key=lambda kv: rows[kv[0]].line.position), 1):
@@ -142,14 +171,23 @@ def create_credit_note(invoice: Invoice | int, *, counts: dict[int, int], reason
     year, sequence = take_number(issue_date)
     note.year, note.sequence = year, sequence
     note.number = f"{Practice.get().invoice_prefix}{year}-{sequence:05d}"
+    # Nothing owed after this note on an invoice that was not fully paid: it completes it.
+    if not was_paid and before.balance.amount + note.total.amount <= 0:  # type: ignore[attr-defined]
+        note.completed_epoch = current_epoch(locked) + 1
     note.save()
     for li in made:
         li.credit_note = note
         li.save()
         lot = li.invoice_line.credit_lot
         if lot is not None:
-            ledger.revoke(lot, li.credits, key=f"credit-note:{note.pk}:{li.invoice_line_id}",
-                          by=by, reason=_("Credit note %(number)s") % {"number": note.number})
+            try:
+                ledger.revoke(lot, li.credits, key=f"credit-note:{note.pk}:{li.invoice_line_id}",
+                              by=by, reason=_("Credit note %(number)s") % {"number": note.number},
+                              include_pending=not was_paid)
+            except ledger.LedgerError as exc:  # a booking took them meanwhile: all rolls back
+                raise CreditNoteError(str(exc)) from exc
+    if note.completed_epoch is not None and not Practice.get().credits_available_at_issue:
+        activate_lots(locked, epoch=note.completed_epoch, by=by)  # only what is still pending
     set_status(locked, status_for(locked, money_of(locked)), by=by)
     audit.record(note, AuditEntry.Action.CREATE,
                  {"number": ["", note.number], "invoice": ["", locked.number],

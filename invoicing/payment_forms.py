@@ -54,13 +54,21 @@ class CreditNoteForm(forms.Form):
 
     reason = forms.CharField(label=_("Reason"), max_length=500, required=False,
                              widget=forms.Textarea(attrs={"rows": 2}))
+    # A double submit carries the same key and finds the note the first one made.
+    request_key = forms.UUIDField(widget=forms.HiddenInput, required=False)
 
     def __init__(self, *args: Any, rows: list[Creditable], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.rows = rows
         for row in rows:
             line = row.line
-            if row.is_package:
+            if row.is_package and row.takes_pending:
+                label = _("%(line)s: credits to credit") % {"line": line.description}
+                help_text = _("%(n)s credits can be credited: %(pending)s awaiting payment "
+                              "(these are taken first) and %(available)s available (reserved "
+                              "and used credits cannot be credited).") % {
+                    "n": row.maximum, "pending": row.pending, "available": row.available}
+            elif row.is_package:
                 label = _("%(line)s: credits to credit") % {"line": line.description}
                 help_text = _("%(n)s credits available to credit (reserved and used credits "
                               "cannot be credited).") % {"n": row.maximum}
@@ -70,7 +78,7 @@ class CreditNoteForm(forms.Form):
             self.fields[f"line_{line.pk}"] = forms.IntegerField(
                 label=label, min_value=0, max_value=row.maximum, initial=0, required=False,
                 help_text=help_text)
-        self.order_fields([f"line_{row.line.pk}" for row in rows] + ["reason"])
+        self.order_fields([f"line_{row.line.pk}" for row in rows] + ["reason", "request_key"])
 
     def counts(self) -> dict[int, int]:
         return {row.line.pk: self.cleaned_data.get(f"line_{row.line.pk}") or 0

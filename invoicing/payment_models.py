@@ -90,6 +90,11 @@ class CreditNote(models.Model):
     total_net = money_field(_("total excluding VAT"))
     total_vat = money_field(_("VAT"))
     pdf = models.FileField(upload_to=credit_note_pdf_path, blank=True, max_length=200)
+    # The form's key: a double submit finds the note the first submit made.
+    request_key = models.UUIDField(null=True, blank=True, unique=True, editable=False)
+    # Set when this note left an invoice that was not fully paid with nothing owed: its
+    # lots' remaining pending credits were activated under this payment-completion epoch.
+    completed_epoch = models.PositiveIntegerField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-issue_date", "-sequence"]

@@ -110,7 +110,8 @@ class RefundCreateView(FrontDeskMixin, View):
 
 class CreditNoteCreateView(AdminRequiredMixin, View):
     def form(self, invoice: Invoice, data: Any = None) -> CreditNoteForm:
-        return CreditNoteForm(data, rows=credit_notes.creditable(invoice))
+        return CreditNoteForm(data, rows=credit_notes.creditable(invoice),
+                              initial={"request_key": uuid.uuid4()})
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         invoice = get_object_or_404(Invoice, pk=pk)
@@ -125,7 +126,7 @@ class CreditNoteCreateView(AdminRequiredMixin, View):
             try:
                 note = credit_notes.create_credit_note(
                     invoice, counts=form.counts(), reason=form.cleaned_data["reason"],
-                    by=request.user)
+                    by=request.user, request_key=form.cleaned_data["request_key"])
             except credit_notes.CreditNoteError as exc:
                 form.add_error(None, str(exc))
             else:

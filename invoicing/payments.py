@@ -120,7 +120,10 @@ def set_status(invoice: Invoice, status: str, *, by: Any) -> None:
 
 
 def current_epoch(invoice: Invoice) -> int:
-    return int(invoice.payments.filter(completed_epoch__isnull=False).count())
+    """Payment-completion epochs so far: by a payment, or by a credit note that left a
+    partly paid invoice with nothing owed (invoicing.credit_notes)."""
+    return int(invoice.payments.filter(completed_epoch__isnull=False).count()
+               + invoice.credit_notes.filter(completed_epoch__isnull=False).count())
 
 
 def package_lines(invoice: Invoice) -> list[Any]:

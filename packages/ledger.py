@@ -289,17 +289,30 @@ def deactivate_lot(lot: CreditLot, *, key: str, by: Any, reason: str = "") -> Cr
 
 
 @transaction.atomic
-def revoke(lot: CreditLot, credits: int, *, key: str, by: Any, reason: str = "") -> CreditEntry:
-    """A credit note takes back available credits (never reserved or used ones)."""
+def revoke(lot: CreditLot, credits: int, *, key: str, by: Any, reason: str = "",
+           include_pending: bool = False) -> CreditEntry:
+    """A credit note takes back available credits (never reserved or used ones).
+
+    With `include_pending` (the caller's invoice is not fully paid) it takes the lot's
+    pending credits first, then available ones, in one entry: credits taken from pending
+    leave the lot, so a later payment activates only what is left of them."""
     lot = locked_lot(lot)
     done = replay(key, {Kind.REVOKE}, lot=lot)
     if done:
         return done[0]
-    if credits < 1 or credits > lot.available:
+    from_pending = min(credits, lot.pending) if include_pending else 0
+    if credits < 1 or credits - from_pending > lot.available:
+        if include_pending:
+            raise LedgerError(
+                _("Only %(n)s credits of this lot (%(pending)s awaiting payment, "
+                  "%(available)s available) can be credited.")
+                % {"n": lot.pending + lot.available, "pending": lot.pending,
+                   "available": lot.available})
         raise LedgerError(
             _("Only %(n)s credits of this lot are available to credit.") % {"n": lot.available}
         )
-    return post(lot, Kind.REVOKE, credits, Move(available=-credits), key=key, by=by,
+    return post(lot, Kind.REVOKE, credits,
+                Move(pending=-from_pending, available=from_pending - credits), key=key, by=by,
                 reason=reason)
 
 

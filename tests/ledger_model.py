@@ -119,6 +119,15 @@ class Model:
         lot.pending += lot.available
         lot.available = 0
 
+    def revoke(self, lot: Lot, n: int, *, include_pending: bool) -> None:
+        """A credit note: pending credits first (only on an invoice not fully paid), then
+        available ones; reserved and used credits are never taken."""
+        from_pending = min(n, lot.pending) if include_pending else 0
+        if n < 1 or n - from_pending > lot.available:
+            raise Refused
+        lot.pending -= from_pending
+        lot.available -= n - from_pending
+
     def adjust(self, lot: Lot, change: int) -> None:
         if lot.available + change < 0:
             raise Refused

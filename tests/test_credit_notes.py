@@ -161,3 +161,103 @@ def test_credit_note_pdf_renders(shop, admin) -> None:
     assert "Creditnota" in text and note.number in text and invoice.number in text
     assert "€ -242,00" in text  # 2 × 100 net + 21 % VAT, negated
     assert credit_notes.store_pdf(note.pk).pdf.name == stored.pdf.name  # rendered once
+
+
+# ---------------------------------------------------------------------------- unpaid invoices
+
+def test_an_unpaid_invoice_credits_pending_credits_and_payment_activates_the_rest(
+        shop, admin) -> None:
+    invoice = issue(shop, admin, (shop["taxed"], 1))  # € 1210, 10 pending credits
+    line = invoice.lines.get()
+    rows = {row.line.pk: row for row in credit_notes.creditable(invoice)}
+    assert (rows[line.pk].pending, rows[line.pk].available, rows[line.pk].maximum) == (10, 0, 10)
+    note = credit_notes.create_credit_note(invoice, counts={line.pk: 3}, reason="Bedacht",
+                                           by=admin)
+    assert note.total_net == Money("-300.00", "EUR")  # 3 × the lot's 100 per credit
+    assert note.total_vat == Money("-63.00", "EUR")  # at the line's 21 %
+    assert note.lines.get().vat_rate == line.vat_rate
+    revoke = CreditEntry.objects.get(kind="revoke")
+    assert (revoke.credits, revoke.d_pending, revoke.d_available) == (3, -3, 0)
+    assert lh.counters(invoice.patient, shop["package"])["pending"] == 7
+    assert note.completed_epoch is None
+    assert ledger.derive_differences() == []
+    invoice.refresh_from_db()
+    assert invoice.status == Invoice.Status.OPEN
+    assert payments.figures(invoice).open == Money("847.00", "EUR")
+    # Paid what is left: only the 7 remaining credits become available.
+    payments.register_payment(invoice, amount=Money("847.00", "EUR"), paid_on=TODAY,
+                              method="pin", by=admin)
+    assert lh.counters(invoice.patient, shop["package"]) == {
+        "pending": 0, "available": 7, "reserved": 0, "used": 0, "expired": 0}
+    assert CreditEntry.objects.get(kind="activate").credits == 7
+    invoice.refresh_from_db()
+    assert invoice.status == Invoice.Status.PAID
+    # Paid now: only available credits can be credited.
+    assert credit_notes.creditable(invoice)[0].takes_pending is False
+    assert ledger.derive_differences() == []
+
+
+def test_crediting_all_pending_credits_credits_the_unpaid_invoice_in_full(shop, admin) -> None:
+    invoice = issue(shop, admin, (shop["taxed"], 1))
+    line = invoice.lines.get()
+    credit_notes.create_credit_note(invoice, counts={line.pk: 3}, reason="", by=admin)
+    rest = credit_notes.create_credit_note(invoice, counts={line.pk: 7}, reason="", by=admin)
+    assert rest.total == Money("-847.00", "EUR")  # the line's remainder exactly
+    assert lh.counters(invoice.patient, shop["package"]) == {
+        "pending": 0, "available": 0, "reserved": 0, "used": 0, "expired": 0}
+    invoice.refresh_from_db()
+    assert invoice.status == Invoice.Status.CREDITED
+    assert payments.figures(invoice).balance == Money("0.00", "EUR")
+    assert not CreditEntry.objects.filter(kind="activate").exists()
+    with pytest.raises(payments.PaymentError):
+        payments.register_payment(invoice, amount=Money("1.00", "EUR"), paid_on=TODAY,
+                                  method="pin", by=admin)
+    assert ledger.derive_differences() == []
+
+
+def test_more_than_pending_is_refused_and_takes_no_number(shop, admin) -> None:
+    invoice = issue(shop, admin, (shop["taxed"], 1))
+    line = invoice.lines.get()
+    with pytest.raises(credit_notes.CreditNoteError, match="10 .*in afwachting van betaling"):
+        credit_notes.create_credit_note(invoice, counts={line.pk: 11}, reason="", by=admin)
+    assert not CreditNote.objects.exists()
+    assert not CreditEntry.objects.filter(kind="revoke").exists()
+    note = credit_notes.create_credit_note(invoice, counts={line.pk: 1}, reason="", by=admin)
+    assert note.number == f"FX{invoice.year}-00002"  # right after the invoice: no gap
+
+
+def test_a_partly_paid_invoice_credits_pending_and_a_note_that_settles_it_activates_the_rest(
+        shop, admin) -> None:
+    invoice = issue(shop, admin, (shop["taxed"], 1))
+    line = invoice.lines.get()
+    payments.register_payment(invoice, amount=Money("847.00", "EUR"), paid_on=TODAY,
+                              method="pin", by=admin)
+    assert lh.counters(invoice.patient, shop["package"])["pending"] == 10
+    # 3 credits (€ 363) credited: nothing is owed any more, so the other 7 are paid for.
+    note = credit_notes.create_credit_note(invoice, counts={line.pk: 3}, reason="", by=admin)
+    assert note.completed_epoch == 1
+    assert lh.counters(invoice.patient, shop["package"]) == {
+        "pending": 0, "available": 7, "reserved": 0, "used": 0, "expired": 0}
+    invoice.refresh_from_db()
+    assert invoice.status == Invoice.Status.PAID
+    # The payment reversed: the 7 are pending again, under the new epoch's key.
+    payments.reverse_payment(invoice.payments.get(), reason="Storno", by=admin)
+    assert lh.counters(invoice.patient, shop["package"])["pending"] == 7
+    payments.register_payment(invoice, amount=Money("847.00", "EUR"), paid_on=TODAY,
+                              method="pin", by=admin)
+    assert lh.counters(invoice.patient, shop["package"])["available"] == 7
+    assert ledger.derive_differences() == []
+
+
+def test_a_double_submit_credits_once(shop, admin) -> None:
+    import uuid
+
+    invoice = issue(shop, admin, (shop["taxed"], 1))
+    line = invoice.lines.get()
+    key = uuid.uuid4()
+    first = credit_notes.create_credit_note(invoice, counts={line.pk: 3}, reason="", by=admin,
+                                            request_key=key)
+    again = credit_notes.create_credit_note(invoice, counts={line.pk: 3}, reason="", by=admin,
+                                            request_key=key)
+    assert again == first and CreditNote.objects.count() == 1
+    assert lh.counters(invoice.patient, shop["package"])["pending"] == 7

@@ -154,6 +154,23 @@ class LedgerMachine(RuleBasedStateMachine):
             self.model.pay(self.model.lots[lot.pk])
 
     @precondition(lambda self: bool(self.model.lots))
+    @rule(pick=PICK, credits=st.integers(1, 4), unpaid=st.booleans())
+    def credit_note(self, pick: int, credits: int, unpaid: bool) -> None:
+        """A credit note revokes credits: on an invoice not fully paid pending ones first."""
+        lot = self.lot(pick)
+        try:
+            self.model.revoke(self.model.lots[lot.pk], credits, include_pending=unpaid)
+            expected = True
+        except Refused:
+            expected = False
+        try:
+            ledger.revoke(lot, credits, key=self.key(), by=None, include_pending=unpaid)
+            done = True
+        except ledger.LedgerError:
+            done = False
+        assert done == expected
+
+    @precondition(lambda self: bool(self.model.lots))
     @rule(pick=PICK, change=st.integers(-3, 3).filter(bool))
     def adjust(self, pick: int, change: int) -> None:
         lot = self.lot(pick)

@@ -243,3 +243,49 @@ def test_the_refusal_reads_as_the_issue_says_in_dutch() -> None:
     with translation.override("nl"), pytest.raises(ledger.InsufficientCredits) as refused:
         ledger.reserve(h.appointment(pat, pkg), credits=1, package=pkg, key="none", by=None)
     assert str(refused.value) == "Onvoldoende credits: 0 beschikbaar in ‘Fysio 10×’, 1 nodig"
+
+
+def pending_lot(pat, pkg, credits: int):  # type: ignore[no-untyped-def]
+    from djmoney.money import Money
+
+    return ledger.grant_lot(patient=pat, package=pkg, credits=credits,
+                            value_total=Money(100 * credits, "EUR"), source="invoice",
+                            pending=True, key=f"sold:{pat.pk}:{credits}", by=None)
+
+
+def test_revoking_pending_credits_takes_them_out_of_the_lot_before_payment() -> None:
+    pkg, pat = h.package(), h.patient()
+    lot = pending_lot(pat, pkg, 10)
+    # Without include_pending (a paid invoice) pending credits cannot be revoked.
+    with pytest.raises(ledger.LedgerError):
+        ledger.revoke(lot, 1, key="cn0", by=None)
+    entry = ledger.revoke(lot, 3, key="cn1", by=None, include_pending=True)
+    assert (entry.kind, entry.credits, entry.d_pending, entry.d_available) == ("revoke", 3, -3, 0)
+    assert ledger.revoke(lot, 3, key="cn1", by=None, include_pending=True) == entry  # replay
+    assert h.fresh(lot)["pending"] == 7
+    with pytest.raises(ledger.LedgerError, match="7"):
+        ledger.revoke(lot, 8, key="cn2", by=None, include_pending=True)
+    # Paid later: only what is left becomes available.
+    assert ledger.activate_lot(lot, key="paid", by=None).credits == 7  # type: ignore[union-attr]
+    assert h.fresh(lot) == {"pending": 0, "available": 7, "reserved": 0, "used": 0, "expired": 0}
+    assert ledger.derive_differences() == []
+
+
+def test_revoking_with_pending_takes_pending_first_then_available_never_reserved() -> None:
+    pkg, pat = h.package(), h.patient()
+    lot = pending_lot(pat, pkg, 5)
+    ledger.activate_lot(lot, key="paid", by=None)
+    visits = [h.appointment(pat, pkg) for _ in range(2)]
+    for i, visit in enumerate(visits):
+        ledger.reserve(visit, credits=1, package=pkg, key=f"b{i}", by=None)
+    ledger.deactivate_lot(lot, key="unpaid", by=None, reason="chargeback")
+    ledger.release(visits[0], key="r", by=None)  # back to available on an unpaid invoice
+    assert h.fresh(lot) == {"pending": 3, "available": 1, "reserved": 1, "used": 0, "expired": 0}
+    # A booking cannot use pending credits: only the one available credit.
+    assert ledger.available_for(pat, pkg) == 1
+    with pytest.raises(ledger.LedgerError, match="4"):
+        ledger.revoke(lot, 5, key="cn", by=None, include_pending=True)
+    entry = ledger.revoke(lot, 4, key="cn", by=None, include_pending=True)
+    assert (entry.d_pending, entry.d_available, entry.d_reserved) == (-3, -1, 0)
+    assert h.fresh(lot) == {"pending": 0, "available": 0, "reserved": 1, "used": 0, "expired": 0}
+    assert ledger.derive_differences() == []

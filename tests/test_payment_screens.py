@@ -148,3 +148,22 @@ def test_the_invoice_list_reads_open_amounts_in_one_query(admin, receptionist_cl
     for _ in range(3):
         issue_invoice(make.draft(invoice.patient, [(product, 1)], admin), by=admin)
     assert queries()[0] == one  # the sums come with the rows, not per row
+
+
+def test_admin_credits_an_unpaid_invoice_once_and_the_receptionist_may_not(
+        admin_client, receptionist_client, invoice) -> None:
+    url = reverse("credit-note-new", args=[invoice.pk])
+    form = admin_client.get(url).content.decode()
+    assert "10 in afwachting van betaling (deze eerst)" in form
+    line = invoice.lines.get()
+    refused = admin_client.post(url, {f"line_{line.pk}": "11", "reason": ""})
+    assert refused.status_code == 200 and not CreditNote.objects.exists()
+    data = {f"line_{line.pk}": "3", "reason": "Bedacht", "request_key": str(uuid.uuid4())}
+    for _ in range(2):
+        assert admin_client.post(url, data).status_code == 302
+    assert CreditNote.objects.count() == 1
+    assert "7 in afwachting van betaling" in page(admin_client, invoice)
+    assert receptionist_client.get(url).status_code == 403
+    assert receptionist_client.post(url, data | {"request_key": str(uuid.uuid4())}
+                                    ).status_code == 403
+    assert CreditNote.objects.count() == 1
