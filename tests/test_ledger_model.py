@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime
 import itertools
 import os
+from collections.abc import Callable
 
 import pytest
 import time_machine
@@ -62,6 +63,14 @@ def db_terms(terms: Terms) -> dict[str, object]:
             "late_cancel_outcome": terms.late_cancel, "no_show_outcome": terms.no_show,
             "validity_unit": unit, "validity_count": count}
 
+
+def accepted(change: Callable[[], object], refusal: type[Exception]) -> bool:
+    """Whether a change goes through (True) or is refused with `refusal` (False)."""
+    try:
+        change()
+    except refusal:
+        return False
+    return True
 
 class LedgerMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
@@ -158,33 +167,20 @@ class LedgerMachine(RuleBasedStateMachine):
     def credit_note(self, pick: int, credits: int, unpaid: bool) -> None:
         """A credit note revokes credits: on an invoice not fully paid pending ones first."""
         lot = self.lot(pick)
-        try:
-            self.model.revoke(self.model.lots[lot.pk], credits, include_pending=unpaid)
-            expected = True
-        except Refused:
-            expected = False
-        try:
-            ledger.revoke(lot, credits, key=self.key(), by=None, include_pending=unpaid)
-            done = True
-        except ledger.LedgerError:
-            done = False
-        assert done == expected
+        expected = accepted(lambda: self.model.revoke(
+            self.model.lots[lot.pk], credits, include_pending=unpaid), Refused)
+        assert accepted(lambda: ledger.revoke(
+            lot, credits, key=self.key(), by=None, include_pending=unpaid),
+            ledger.LedgerError) == expected
 
     @precondition(lambda self: bool(self.model.lots))
     @rule(pick=PICK, change=st.integers(-3, 3).filter(bool))
     def adjust(self, pick: int, change: int) -> None:
         lot = self.lot(pick)
-        try:
-            self.model.adjust(self.model.lots[lot.pk], change)
-            expected = True
-        except Refused:
-            expected = False
-        try:
-            ledger.adjust(lot, change, reason="correction", key=self.key(), by=None)
-            done = True
-        except ledger.LedgerError:
-            done = False
-        assert done == expected
+        expected = accepted(lambda: self.model.adjust(self.model.lots[lot.pk], change), Refused)
+        assert accepted(lambda: ledger.adjust(
+            lot, change, reason="correction", key=self.key(), by=None),
+            ledger.LedgerError) == expected
 
     @precondition(lambda self: bool(self.model.lots))
     @rule(pick=PICK, days=st.one_of(st.none(), st.integers(-5, 60)), lapsed=st.booleans())
@@ -193,17 +189,10 @@ class LedgerMachine(RuleBasedStateMachine):
         lapsed = lapsed and any(lot.expired for lot in self.model.lots.values())
         lot = self.lot(pick, lambda lot: lot.expired > 0 or not lapsed)
         new = None if days is None else self.today() + datetime.timedelta(days=days)
-        try:
-            self.model.extend(self.model.lots[lot.pk], new)
-            expected = True
-        except Refused:
-            expected = False
-        try:
-            ledger.extend(lot, new, reason="more time", key=self.key(), by=None)
-            done = True
-        except ledger.LedgerError:
-            done = False
-        assert done == expected
+        expected = accepted(lambda: self.model.extend(self.model.lots[lot.pk], new), Refused)
+        assert accepted(lambda: ledger.extend(
+            lot, new, reason="more time", key=self.key(), by=None),
+            ledger.LedgerError) == expected
 
     @rule(hours=st.integers(1, 24 * 8), sweep=st.booleans())
     def time_passes(self, hours: int, sweep: bool) -> None:
@@ -240,11 +229,7 @@ class LedgerMachine(RuleBasedStateMachine):
             patient=self.patient, practitioner=therapist, type=kind, start=start,
             end=start + datetime.timedelta(minutes=30), idempotency_key=self.key())
         visit = Visit(package, start, credits)
-        try:
-            self.model.book(appointment.pk, visit)
-            expected = True
-        except Refused:
-            expected = False
+        expected = accepted(lambda: self.model.book(appointment.pk, visit), Refused)
         key = self.key()
         try:
             first = ledger.reserve(appointment, credits=credits, package=self.packages[package],
@@ -264,16 +249,9 @@ class LedgerMachine(RuleBasedStateMachine):
     def reschedule(self, pick: int, hours: int) -> None:
         appointment, visit = self.booked(pick)
         start = self.model.now() + datetime.timedelta(hours=hours)
-        try:
-            self.model.move(visit, start)
-            expected = True
-        except Refused:
-            expected = False
-        try:
-            ledger.move_reservation(appointment, start, key=self.key(), by=None)
-            done = True
-        except ledger.InsufficientCredits:
-            done = False
+        expected = accepted(lambda: self.model.move(visit, start), Refused)
+        done = accepted(lambda: ledger.move_reservation(
+            appointment, start, key=self.key(), by=None), ledger.InsufficientCredits)
         assert done == expected
         if done:
             end = start + datetime.timedelta(minutes=30)
