@@ -19,6 +19,7 @@ from patients.models import Patient
 from scheduling import services
 from scheduling.models import Appointment, AppointmentType
 
+from .ledger_helpers import lot as grant  # available credits, imported
 from .scheduling_factories import appointment_type, at, patient
 
 Status = Appointment.Status
@@ -35,13 +36,6 @@ def _english():  # type: ignore[no-untyped-def]
 
 def fysio(**terms: object) -> Package:
     return Package.objects.create(name="Fysio 10×", internal_rate=Money(60, "EUR"), **terms)
-
-
-def grant(who: Patient, package: Package, credits: int,
-          expires_on: datetime.date | None = None) -> None:
-    ledger.grant_lot(patient=who, package=package, credits=credits,
-                     value_total=Money(60 * credits, "EUR"), source="import", pending=False,
-                     key=f"import:{uuid.uuid4().hex}", by=None, expires_on=expires_on)
 
 
 def balance(who: Patient, package: Package) -> dict[str, int]:

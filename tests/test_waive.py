@@ -21,6 +21,7 @@ from scheduling import services
 from scheduling.models import Appointment, AppointmentType
 
 from .conftest import client_for
+from .ledger_helpers import lot as grant  # available credits, imported
 from .scheduling_factories import appointment_type, at, patient
 
 Status = Appointment.Status
@@ -39,13 +40,6 @@ def _english():  # type: ignore[no-untyped-def]
 def fysio(**terms: object) -> Package:
     terms = {"late_cancel_outcome": Outcome.FORFEIT, "no_show_outcome": Outcome.FORFEIT} | terms
     return Package.objects.create(name="Fysio 10×", internal_rate=Money(60, "EUR"), **terms)
-
-
-def grant(who: Patient, package: Package, credits: int,
-          expires_on: datetime.date | None = None) -> None:
-    ledger.grant_lot(patient=who, package=package, credits=credits,
-                     value_total=Money(60 * credits, "EUR"), source="import", pending=False,
-                     key=f"import:{uuid.uuid4().hex}", by=None, expires_on=expires_on)
 
 
 def balance(who: Patient, package: Package) -> dict[str, int]:
