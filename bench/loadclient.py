@@ -30,7 +30,6 @@ BOOKED, REFUSED, ERROR = "booked", "refused", "error"
 class Outcome:
     latencies: list[float] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=lambda: {BOOKED: 0, REFUSED: 0, ERROR: 0})
-    booked_by_patient: dict[int, int] = field(default_factory=dict)
     wall: float = 0.0
     errors: list[str] = field(default_factory=list)
 
@@ -74,9 +73,6 @@ def run(target: Target, attempts: Sequence[Attempt], clients: int) -> Outcome:
             with lock:
                 outcome.latencies.append(took)
                 outcome.counts[result] += 1
-                if result == BOOKED:
-                    outcome.booked_by_patient[attempt.patient] = (
-                        outcome.booked_by_patient.get(attempt.patient, 0) + 1)
 
     threads = [threading.Thread(target=work, args=(send,)) for send in senders]
     for thread in threads:
