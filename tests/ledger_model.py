@@ -109,6 +109,8 @@ class Model:
         self.lots[lot_id] = lot
 
     def pay(self, lot: Lot) -> None:
+        if lot.pending == 0:  # e.g. a credit note took them all: nothing starts its validity
+            return
         if not lot.activated:
             lot.activated = True
             lot.expires_on = valid_until(self.today(), lot.terms.validity)
